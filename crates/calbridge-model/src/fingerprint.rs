@@ -10,6 +10,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use serde::{Deserialize, Serialize};
 
+use chrono::Datelike;
+
 use crate::{Event, EventTime, Field, FieldValue};
 
 /// Normalises free text for comparison: line endings to `\n`, non-breaking spaces to spaces,
@@ -151,18 +153,74 @@ fn hash_str(tag: u8, s: &str) -> u64 {
     h.finish()
 }
 
+/// A borrowed view of one field's value, so that fingerprints need no clones.
+#[derive(Debug, Clone, Copy)]
+enum FieldRef<'a> {
+    Subject(&'a str),
+    Time(&'a EventTime),
+    Location(&'a str),
+    Body(&'a crate::Body),
+    ShowAs(crate::ShowAs),
+    Private(bool),
+    Cancelled(bool),
+    Related(&'a crate::RecordLink),
+    SnapFields(&'a crate::SnapFields),
+}
+
+impl FieldValue {
+    fn as_ref(&self) -> FieldRef<'_> {
+        match self {
+            Self::Subject(s) => FieldRef::Subject(s),
+            Self::Time(t) => FieldRef::Time(t),
+            Self::Location(s) => FieldRef::Location(s),
+            Self::Body(b) => FieldRef::Body(b),
+            Self::ShowAs(v) => FieldRef::ShowAs(*v),
+            Self::Private(v) => FieldRef::Private(*v),
+            Self::Cancelled(v) => FieldRef::Cancelled(*v),
+            Self::Related(l) => FieldRef::Related(l),
+            Self::SnapFields(m) => FieldRef::SnapFields(m),
+        }
+    }
+}
+
+impl Event {
+    fn field_ref(&self, field: Field) -> FieldRef<'_> {
+        match field {
+            Field::Subject => FieldRef::Subject(&self.subject),
+            Field::Time => FieldRef::Time(&self.time),
+            Field::Location => FieldRef::Location(&self.location),
+            Field::Body => FieldRef::Body(&self.body),
+            Field::ShowAs => FieldRef::ShowAs(self.show_as),
+            Field::Private => FieldRef::Private(self.is_private()),
+            Field::Cancelled => FieldRef::Cancelled(self.cancelled),
+            Field::Related => FieldRef::Related(&self.link),
+            Field::SnapFields => FieldRef::SnapFields(&self.snap_fields),
+        }
+    }
+
+    /// The fingerprint of one of this event's fields (equal to
+    /// [`field_fingerprint`] of [`Event::get`], without copying the value).
+    #[must_use]
+    pub fn field_hash(&self, field: Field) -> u64 {
+        hash_ref(field, self.field_ref(field))
+    }
+}
+
 /// The fingerprint of one field value in its normalised form.
 #[must_use]
 pub fn field_fingerprint(value: &FieldValue) -> u64 {
-    let tag = value.field() as u8;
+    hash_ref(value.field(), value.as_ref())
+}
+
+fn hash_ref(field: Field, value: FieldRef<'_>) -> u64 {
+    let tag = field as u8;
     match value {
-        FieldValue::Subject(s) => hash_str(tag, &normalize_subject(s)),
-        FieldValue::Location(s) => hash_str(tag, &normalize_subject(s)),
-        FieldValue::Body(b) => hash_str(tag, &normalize_text(b.plain_text())),
-        FieldValue::Time(t) => {
+        FieldRef::Subject(s) | FieldRef::Location(s) => hash_str(tag, &normalize_subject(s)),
+        FieldRef::Body(b) => hash_str(tag, &normalize_text(b.plain_text())),
+        FieldRef::Time(t) => {
             let mut h = StableHasher::new();
             h.write_u8(tag);
-            match t.canonical() {
+            match t {
                 EventTime::Timed { start, end, .. } => {
                     h.write_u8(0);
                     h.write_u64(start.timestamp() as u64);
@@ -170,20 +228,23 @@ pub fn field_fingerprint(value: &FieldValue) -> u64 {
                 }
                 EventTime::AllDay { start, end } => {
                     h.write_u8(1);
-                    h.write(start.to_string().as_bytes());
-                    h.write(end.to_string().as_bytes());
+                    h.write_u64(i64::from(start.num_days_from_ce()) as u64);
+                    h.write_u64(i64::from(end.num_days_from_ce()) as u64);
                 }
             }
             h.finish()
         }
-        FieldValue::ShowAs(s) => hash_str(tag, &format!("{s:?}")),
-        FieldValue::Private(b) | FieldValue::Cancelled(b) => hash_str(tag, if *b { "1" } else { "0" }),
-        FieldValue::Related(link) => {
+        FieldRef::ShowAs(s) => hash_str(tag, &format!("{s:?}")),
+        FieldRef::Private(b) | FieldRef::Cancelled(b) => hash_str(tag, if b { "1" } else { "0" }),
+        FieldRef::Related(link) => {
             let what = link.what.as_ref().map(|i| i.as_str()).unwrap_or("");
             let who = link.who.as_ref().map(|i| i.as_str()).unwrap_or("");
             hash_str(tag, &format!("{what}|{who}"))
         }
-        FieldValue::SnapFields(map) => {
+        FieldRef::SnapFields(map) => {
+            if map.is_empty() {
+                return hash_str(tag, "");
+            }
             // serde_json writes a BTreeMap in key order, so this is canonical.
             hash_str(tag, &serde_json::to_string(map).unwrap_or_default())
         }
@@ -200,7 +261,7 @@ impl FieldHashes {
     pub fn of(event: &Event) -> Self {
         let mut out = [0u64; Field::COUNT];
         for field in Field::ALL {
-            out[field.index()] = field_fingerprint(&event.get(field));
+            out[field.index()] = event.field_hash(field);
         }
         Self(out)
     }
@@ -269,6 +330,19 @@ mod tests {
             zone: Some(chrono_tz::Europe::Paris),
         };
         assert_eq!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn event_field_hash_equals_value_fingerprint() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let mut e = Event::new("a", " Demo  call ", EventTime::timed(start, start));
+        e.body = Body::html("<p>x</p>", true);
+        e.snap_fields.insert("Type".into(), serde_json::json!("Call"));
+        for field in Field::ALL {
+            assert_eq!(e.field_hash(field), field_fingerprint(&e.get(field)), "{field}");
+        }
+        let day = EventTime::all_day(start.date_naive(), start.date_naive().succ_opt().unwrap());
+        assert_ne!(field_fingerprint(&FieldValue::Time(day)), e.field_hash(Field::Time));
     }
 
     #[test]

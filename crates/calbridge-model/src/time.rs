@@ -11,7 +11,7 @@ use crate::ModelError;
 /// Timed events are a UTC instant range plus the IANA zone the event was created in (kept so
 /// that a copy can be shown in the organiser's zone). All-day events are a range of local
 /// dates with an exclusive end: a one-day event on 3 March has `start = 03-03`, `end = 03-04`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventTime {
     /// A timed event.

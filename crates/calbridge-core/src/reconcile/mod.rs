@@ -1,0 +1,274 @@
+//! The planner: from two snapshots and the stored state to a [`Plan`] (DESIGN §3).
+//!
+//! Pure: no I/O, no clock (`now` is an argument), no randomness. The same inputs always give
+//! the same plan, in the same order: stored pairs first (in state order), then unpaired
+//! Outlook events, then unpaired Salesforce events.
+
+mod pair;
+mod snapshot;
+mod unpaired;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use calbridge_model::{Event, FieldHashes, ItemId, Side, StableHasher};
+
+use crate::{
+    Direction, GuardTrip, ItemError, Operation, Plan, PrivateEvents, Skip, SkipReason,
+    SyncSettings, SyncState, SyncWindow, WriteKind,
+};
+
+pub use snapshot::{BrokenItem, Snapshot};
+pub(crate) use snapshot::{Lookup, SideIndex};
+
+/// Plans a sync with the settings' zone (UTC when none is set) and deletes unconfirmed.
+/// See [`Planner`] for the options.
+#[must_use]
+pub fn plan(
+    settings: &SyncSettings,
+    now: DateTime<Utc>,
+    outlook: &Snapshot,
+    salesforce: &Snapshot,
+    state: &SyncState,
+) -> Plan {
+    Planner::new(settings).plan(now, outlook, salesforce, state)
+}
+
+/// Makes plans for one calendar pair.
+///
+/// ```
+/// use calbridge_core::{Planner, Snapshot, SyncSettings, SyncState};
+/// use calbridge_model::{Event, EventTime, Side};
+/// use chrono::{TimeZone, Utc};
+///
+/// let now = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+/// let start = now + chrono::Duration::days(1);
+/// let meeting = Event::new("AAMk-1", "Pricing call", EventTime::timed(start, start + chrono::Duration::hours(1)));
+/// let settings = SyncSettings::default();
+/// let plan = Planner::new(&settings)
+///     .zone(chrono_tz::Europe::London)
+///     .plan(now, &Snapshot::complete(vec![meeting]), &Snapshot::complete(vec![]), &SyncState::default());
+/// assert_eq!(plan.operations.len(), 1);
+/// assert_eq!(plan.operations[0].target, Side::Salesforce);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Planner<'a> {
+    settings: &'a SyncSettings,
+    zone: Tz,
+    confirm_deletes: bool,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for these settings, in their zone (UTC when none is set).
+    #[must_use]
+    pub fn new(settings: &'a SyncSettings) -> Self {
+        Self {
+            settings,
+            zone: settings.zone(),
+            confirm_deletes: false,
+        }
+    }
+
+    /// Uses `zone` for day boundaries (the engine passes the machine's zone when the
+    /// settings name none).
+    #[must_use]
+    pub fn zone(mut self, zone: Tz) -> Self {
+        self.zone = zone;
+        self
+    }
+
+    /// The user confirmed a mass delete: the guard does not hold this plan.
+    #[must_use]
+    pub fn confirm_deletes(mut self, confirmed: bool) -> Self {
+        self.confirm_deletes = confirmed;
+        self
+    }
+
+    /// The window a plan made at `now` covers.
+    #[must_use]
+    pub fn window(&self, now: DateTime<Utc>) -> SyncWindow {
+        SyncWindow::new(self.settings.range, now, self.zone)
+    }
+
+    /// Linked items the engine must read by id before planning: a linked item missing from
+    /// a full listing (deleted, or moved out of range?), and the counterpart of a linked item
+    /// that changed when the counterpart's side was read incrementally.
+    #[must_use]
+    pub fn ids_to_confirm(&self, outlook: &Snapshot, salesforce: &Snapshot, state: &SyncState) -> Vec<(Side, ItemId)> {
+        let mut errors = Vec::new();
+        let o = SideIndex::new(Side::Outlook, outlook, &mut errors);
+        let s = SideIndex::new(Side::Salesforce, salesforce, &mut errors);
+        let mut out = Vec::new();
+        for pair in &state.pairs {
+            let seen_o = o.mentions(&pair.outlook.id);
+            let seen_s = s.mentions(&pair.salesforce.id);
+            if !seen_o && (outlook.complete || seen_s) {
+                out.push((Side::Outlook, pair.outlook.id.clone()));
+            }
+            if !seen_s && (salesforce.complete || seen_o) {
+                out.push((Side::Salesforce, pair.salesforce.id.clone()));
+            }
+        }
+        out
+    }
+
+    /// Plans a sync of the two snapshots against the stored state.
+    #[must_use]
+    pub fn plan(&self, now: DateTime<Utc>, outlook: &Snapshot, salesforce: &Snapshot, state: &SyncState) -> Plan {
+        let window = self.window(now);
+        let mut plan = Plan {
+            window,
+            operations: Vec::new(),
+            skipped: Vec::new(),
+            conflicts: Vec::new(),
+            errors: Vec::new(),
+            state_changes: Vec::new(),
+            unchanged: 0,
+            delete_guard: Vec::new(),
+        };
+        let mut o = SideIndex::new(Side::Outlook, outlook, &mut plan.errors);
+        let mut s = SideIndex::new(Side::Salesforce, salesforce, &mut plan.errors);
+        let mut ctx = Ctx {
+            settings: self.settings,
+            direction: self.settings.effective_direction(),
+            window,
+            plan,
+        };
+        for stored in &state.pairs {
+            let lo = o.claim(&stored.outlook.id);
+            let ls = s.claim(&stored.salesforce.id);
+            pair::reconcile(&mut ctx, stored, lo, ls, (outlook.complete, salesforce.complete));
+        }
+        unpaired::reconcile(&mut ctx, &o, &s, state);
+        let mut plan = ctx.plan;
+        if self.settings.delete_guard.enabled && !self.confirm_deletes {
+            apply_delete_guard(self.settings, &mut plan, [&o, &s], state);
+        }
+        plan
+    }
+}
+
+/// The planner's working state.
+pub(crate) struct Ctx<'a> {
+    pub(crate) settings: &'a SyncSettings,
+    pub(crate) direction: Direction,
+    pub(crate) window: SyncWindow,
+    pub(crate) plan: Plan,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn skip(&mut self, side: Side, id: &ItemId, reason: SkipReason, field: Option<calbridge_model::Field>) {
+        self.plan.skipped.push(Skip {
+            side,
+            id: id.clone(),
+            reason,
+            field,
+        });
+    }
+
+    pub(crate) fn excludes_private(&self) -> bool {
+        self.settings.private_events == PrivateEvents::Exclude
+    }
+
+    pub(crate) fn allows(&self, target: Side, kind: WriteKind) -> bool {
+        self.direction.allows(target, kind)
+    }
+
+    /// The first filter an event fails, if any (window, private, related).
+    pub(crate) fn filter(&self, event: &Event) -> Option<SkipReason> {
+        if !self.window.contains(&event.time) {
+            Some(SkipReason::OutsideWindow)
+        } else if self.excludes_private() && event.is_private() {
+            Some(SkipReason::Private)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn push(&mut self, op: Operation) {
+        self.plan.operations.push(op);
+    }
+}
+
+/// The fingerprints of what a side holds now: the stored ones when the version did not move
+/// (no hashing on the fast path), else computed.
+pub(crate) fn current_hashes(event: &Event, version_seen: Option<&calbridge_model::VersionTag>, stored: &FieldHashes) -> FieldHashes {
+    match (&event.version, version_seen) {
+        (Some(now), Some(seen)) if now == seen => *stored,
+        _ => FieldHashes::of(event),
+    }
+}
+
+/// A deterministic idempotency key for creating a copy of `source` on the other side
+/// (`replacing` names the copy it re-creates after a delete).
+pub(crate) fn idempotency_key(source_side: Side, source: &ItemId, replacing: Option<&ItemId>) -> String {
+    use std::hash::Hasher;
+    let mut h = StableHasher::new();
+    h.write(source_side.as_str().as_bytes());
+    h.write(source.as_str().as_bytes());
+    if let Some(old) = replacing {
+        h.write(old.as_str().as_bytes());
+    }
+    format!("calbridge-{:016x}", h.finish())
+}
+
+fn apply_delete_guard(settings: &SyncSettings, plan: &mut Plan, sides: [&SideIndex<'_>; 2], state: &SyncState) {
+    let guard = settings.delete_guard;
+    for index in sides {
+        let side = index.side;
+        let deletes = plan
+            .operations
+            .iter()
+            .filter(|op| op.target == side && matches!(op.action, crate::Action::Delete { .. }))
+            .count();
+        if deletes == 0 {
+            continue;
+        }
+        let in_range = if index.snapshot.complete {
+            index
+                .snapshot
+                .events
+                .iter()
+                .filter(|e| plan.window.contains(&e.time))
+                .count()
+        } else {
+            state.pairs.len()
+        };
+        let over_count = deletes > guard.max_deletes as usize;
+        let over_share = deletes * 100 > usize::from(guard.max_percent) * in_range;
+        if !(over_count && over_share) {
+            continue;
+        }
+        plan.delete_guard.push(GuardTrip { side, deletes, in_range });
+        let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.operations)
+            .into_iter()
+            .partition(|op| op.target == side && matches!(op.action, crate::Action::Delete { .. }));
+        plan.operations = kept;
+        for op in held {
+            if let Some(id) = op.target_id() {
+                plan.skipped.push(Skip {
+                    side,
+                    id: id.clone(),
+                    reason: SkipReason::DeleteGuard,
+                    field: None,
+                });
+            }
+        }
+    }
+}
+
+/// Records an event that cannot be written to `target` as it is.
+pub(crate) fn invalid_for(ctx: &mut Ctx<'_>, source: &Event, source_side: Side, target: Side) -> bool {
+    match source.validate_for(target) {
+        Ok(()) => false,
+        Err(error) => {
+            ctx.plan.errors.push(ItemError {
+                side: source_side,
+                id: source.id.clone(),
+                error,
+            });
+            ctx.skip(source_side, &source.id, SkipReason::Invalid, None);
+            true
+        }
+    }
+}

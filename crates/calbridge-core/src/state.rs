@@ -1,0 +1,178 @@
+//! The sync state the planner reads: linked pairs and what each side held when last synced.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use calbridge_model::{Field, FieldHashes, ItemId, Side, StableBuildHasher, VersionTag};
+
+/// What calbridge last recorded about one side of a linked pair.
+///
+/// `hashes` are the fingerprints of that side's fields as of the last sync — the base of the
+/// three-way merge, kept per side so that a side that stores a field lossily (Salesforce
+/// truncating a description) never looks edited. A field whose change on this side has not
+/// been copied yet (prevented, masked) keeps its old fingerprint, so it is seen again next
+/// run. `version` is set only when `hashes` describe the side's content at that version
+/// exactly; then an unchanged version lets the planner skip hashing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideRecord {
+    /// The item's id on this side.
+    pub id: ItemId,
+    /// The version the hashes describe, when they describe one exactly.
+    pub version: Option<VersionTag>,
+    /// The base fingerprints.
+    pub hashes: FieldHashes,
+}
+
+/// A linked pair: one Outlook event and its Salesforce copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairState {
+    /// The Outlook side.
+    pub outlook: SideRecord,
+    /// The Salesforce side.
+    pub salesforce: SideRecord,
+}
+
+impl PairState {
+    /// One side's record.
+    #[must_use]
+    pub fn side(&self, side: Side) -> &SideRecord {
+        match side {
+            Side::Outlook => &self.outlook,
+            Side::Salesforce => &self.salesforce,
+        }
+    }
+
+    /// One side's record, mutably.
+    pub fn side_mut(&mut self, side: Side) -> &mut SideRecord {
+        match side {
+            Side::Outlook => &mut self.outlook,
+            Side::Salesforce => &mut self.salesforce,
+        }
+    }
+
+    /// The pair's key.
+    #[must_use]
+    pub fn key(&self) -> PairKey {
+        PairKey {
+            outlook: self.outlook.id.clone(),
+            salesforce: self.salesforce.id.clone(),
+        }
+    }
+}
+
+/// Identifies a pair by its two ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PairKey {
+    /// The Outlook id.
+    pub outlook: ItemId,
+    /// The Salesforce id.
+    pub salesforce: ItemId,
+}
+
+impl PairKey {
+    /// The id on one side.
+    #[must_use]
+    pub fn id(&self, side: Side) -> &ItemId {
+        match side {
+            Side::Outlook => &self.outlook,
+            Side::Salesforce => &self.salesforce,
+        }
+    }
+}
+
+/// A change to one side's record of an existing pair, recorded once a write is confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SidePatch {
+    /// The new version (`None` clears it, forcing a fresh comparison next run).
+    pub version: Option<VersionTag>,
+    /// Fingerprints to replace, by field.
+    pub hashes: Vec<(Field, u64)>,
+}
+
+/// One change to the stored state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum StateChange {
+    /// Store a pair, replacing the pair with key `replaces` when given (a re-created side).
+    Put {
+        /// The pair this one replaces.
+        replaces: Option<PairKey>,
+        /// The pair.
+        pair: PairState,
+    },
+    /// Patch one side of an existing pair.
+    Patch {
+        /// The pair.
+        pair: PairKey,
+        /// The side patched.
+        side: Side,
+        /// The patch.
+        patch: SidePatch,
+    },
+    /// Forget a pair (both sides gone).
+    Remove {
+        /// The pair.
+        pair: PairKey,
+    },
+}
+
+/// Everything the planner needs to know from past runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The linked pairs.
+    pub pairs: Vec<PairState>,
+    /// Outlook events the user recorded (SnapRecord mode pushes only these).
+    #[serde(default)]
+    pub snapped: BTreeSet<ItemId>,
+}
+
+impl SyncState {
+    /// Applies changes in order (the in-memory equivalent of a store's commits).
+    pub fn apply(&mut self, changes: impl IntoIterator<Item = StateChange>) {
+        let mut index: std::collections::HashMap<PairKey, usize, StableBuildHasher> = self
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.key(), i))
+            .collect();
+        let mut removed: HashSet<usize, StableBuildHasher> = HashSet::default();
+        for change in changes {
+            match change {
+                StateChange::Put { replaces, pair } => {
+                    if let Some(old) = replaces.and_then(|k| index.remove(&k)) {
+                        removed.insert(old);
+                    }
+                    if let Some(&existing) = index.get(&pair.key()) {
+                        self.pairs[existing] = pair;
+                    } else {
+                        index.insert(pair.key(), self.pairs.len());
+                        self.pairs.push(pair);
+                    }
+                }
+                StateChange::Patch { pair, side, patch } => {
+                    if let Some(&i) = index.get(&pair) {
+                        let record = self.pairs[i].side_mut(side);
+                        record.version = patch.version;
+                        for (field, hash) in patch.hashes {
+                            record.hashes.set(field, hash);
+                        }
+                    }
+                }
+                StateChange::Remove { pair } => {
+                    if let Some(i) = index.remove(&pair) {
+                        removed.insert(i);
+                    }
+                }
+            }
+        }
+        if !removed.is_empty() {
+            let mut i = 0;
+            self.pairs.retain(|_| {
+                let keep = !removed.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+    }
+}
