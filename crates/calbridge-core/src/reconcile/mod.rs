@@ -129,6 +129,7 @@ impl<'a> Planner<'a> {
         let mut o = SideIndex::new(Side::Outlook, outlook, &mut plan.errors);
         let mut s = SideIndex::new(Side::Salesforce, salesforce, &mut plan.errors);
         let mut ctx = Ctx {
+            orphans: Vec::new(),
             settings: self.settings,
             direction: self.settings.effective_direction(),
             window,
@@ -150,6 +151,9 @@ impl<'a> Planner<'a> {
 
 /// The planner's working state.
 pub(crate) struct Ctx<'a> {
+    /// Linked events whose counterpart was deleted while they were edited: they get a new
+    /// copy (or are linked to one already there) with the unpaired events.
+    pub(crate) orphans: Vec<Orphan>,
     pub(crate) settings: &'a SyncSettings,
     pub(crate) direction: Direction,
     pub(crate) window: SyncWindow,
@@ -188,6 +192,15 @@ impl Ctx<'_> {
     pub(crate) fn push(&mut self, op: Operation) {
         self.plan.operations.push(op);
     }
+}
+
+/// A linked event that lost its counterpart but changed since: it needs a new copy.
+#[derive(Debug, Clone)]
+pub(crate) struct Orphan {
+    pub(crate) side: Side,
+    pub(crate) id: ItemId,
+    pub(crate) replaces: crate::PairKey,
+    pub(crate) gone: ItemId,
 }
 
 /// The fingerprints of what a side holds now: the stored ones when the version did not move

@@ -3,7 +3,7 @@
 
 use calbridge_model::{Event, Field, FieldHashes, FieldValue, ItemId, Side};
 
-use super::{Ctx, Lookup, current_hashes, idempotency_key, invalid_for};
+use super::{Ctx, Lookup, Orphan, current_hashes, idempotency_key};
 use crate::plan::Commit;
 use crate::{
     Action, Conflict, ConflictPolicy, Operation, PairKey, PairState, SidePatch, SideRecord,
@@ -288,16 +288,15 @@ fn deleted_on(ctx: &mut Ctx<'_>, stored: &PairState, gone_side: Side, survivor: 
     let hashes = current_hashes(survivor, record.version.as_ref(), &record.hashes);
     let gone_id = &stored.side(gone_side).id;
     if hashes != record.hashes {
-        // Modified beats delete: the edit survives as a new copy.
-        if !ctx.allows(gone_side, WriteKind::Create) {
-            ctx.skip(side, &survivor.id, SkipReason::Prevented, None);
-            return;
-        }
-        if invalid_for(ctx, survivor, side, gone_side) {
-            return;
-        }
-        let op = create_op(survivor, side, hashes, Some(stored.key()), Some(gone_id));
-        ctx.push(op);
+        // Modified beats delete: the edit survives as a new copy. The copy is made with the
+        // unpaired events, so that a copy written by an interrupted run is found again
+        // instead of being made twice.
+        ctx.orphans.push(Orphan {
+            side,
+            id: survivor.id.clone(),
+            replaces: stored.key(),
+            gone: gone_id.clone(),
+        });
         return;
     }
     if !ctx.allows(side, WriteKind::Delete) {

@@ -7,7 +7,7 @@ use calbridge_model::{Event, EventTime, Field, FieldHashes, ItemId, Side, Stable
 
 use super::pair::{create_op, merge, winner};
 use super::{Ctx, SideIndex, invalid_for};
-use crate::{Conflict, PairState, SideRecord, SkipReason, SyncState, WriteKind};
+use crate::{Conflict, PairKey, PairState, SideRecord, SkipReason, StateChange, SyncState, WriteKind};
 
 /// Reconciles every event no stored pair claimed.
 pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>, state: &SyncState) {
@@ -31,6 +31,15 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
                 continue;
             }
             candidates[slot].push(i);
+        }
+    }
+    // Survivors of a deleted counterpart, edited since: they need a copy like new events.
+    let mut replaces: HashMap<(usize, usize), (PairKey, ItemId), StableBuildHasher> = HashMap::default();
+    for orphan in std::mem::take(&mut ctx.orphans) {
+        let (slot, index) = if orphan.side == Side::Outlook { (0, o) } else { (1, s) };
+        if let Some(i) = index.position(&orphan.id) {
+            candidates[slot].push(i);
+            replaces.insert((slot, i), (orphan.replaces, orphan.gone));
         }
     }
     let [cand_o, cand_s] = candidates;
@@ -92,6 +101,11 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
             ctx.skip(Side::Salesforce, &se.id, SkipReason::NotRelated, None);
             continue;
         }
+        for key in [(0, i), (1, j)] {
+            if let Some((old, _)) = replaces.get(&key) {
+                ctx.plan.state_changes.push(StateChange::Remove { pair: old.clone() });
+            }
+        }
         pair_up(ctx, oe, se);
     }
 
@@ -101,9 +115,26 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
                 continue;
             }
             let event = &index.snapshot.events[i];
-            copy_across(ctx, index.side, event, snap_record);
+            match replaces.get(&(slot, i)) {
+                Some((old, gone)) => recreate(ctx, index.side, event, old, gone),
+                None => copy_across(ctx, index.side, event, snap_record),
+            }
         }
     }
+}
+
+/// Copies an edited event whose counterpart was deleted (modify beats delete).
+fn recreate(ctx: &mut Ctx<'_>, side: Side, event: &Event, old: &PairKey, gone: &ItemId) {
+    let target = side.other();
+    if !ctx.allows(target, WriteKind::Create) {
+        ctx.skip(side, &event.id, SkipReason::Prevented, None);
+        return;
+    }
+    if invalid_for(ctx, event, side, target) {
+        return;
+    }
+    let op = create_op(event, side, FieldHashes::of(event), Some(old.clone()), Some(gone));
+    ctx.push(op);
 }
 
 /// Copies an unpaired event to the other side.
