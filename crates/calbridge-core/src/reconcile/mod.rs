@@ -135,9 +135,23 @@ impl<'a> Planner<'a> {
             window,
             plan,
         };
-        for stored in &state.pairs {
-            let lo = o.claim(&stored.outlook.id);
-            let ls = s.claim(&stored.salesforce.id);
+        // Look every pair up in batches of independent steps (hash, then probe): on large
+        // calendars the cost is memory latency, and independent loads overlap.
+        let hashes: Vec<(u64, u64)> = state
+            .pairs
+            .iter()
+            .map(|p| (snapshot::id_hash(&p.outlook.id), snapshot::id_hash(&p.salesforce.id)))
+            .collect();
+        let positions: Vec<(Option<usize>, Option<usize>)> = state
+            .pairs
+            .iter()
+            .zip(&hashes)
+            .map(|(p, &(ho, hs))| (o.position_hashed(ho, &p.outlook.id), s.position_hashed(hs, &p.salesforce.id)))
+            .collect();
+        drop(hashes);
+        for (stored, &(po, ps)) in state.pairs.iter().zip(&positions) {
+            let lo = o.claim_at(po, &stored.outlook.id);
+            let ls = s.claim_at(ps, &stored.salesforce.id);
             pair::reconcile(&mut ctx, stored, lo, ls, (outlook.complete, salesforce.complete));
         }
         unpaired::reconcile(&mut ctx, &o, &s, state);
