@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 /// The instant every generated workload is planned at.
 #[must_use]
 pub fn bench_now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 const SUBJECTS: [&str; 8] = [
@@ -20,7 +22,13 @@ const SUBJECTS: [&str; 8] = [
     "Contract signature",
     "Onboarding",
 ];
-const PLACES: [&str; 5] = ["Room 4", "Zoom", "Acme HQ, Berlin", "Teams", "Client office"];
+const PLACES: [&str; 5] = [
+    "Room 4",
+    "Zoom",
+    "Acme HQ, Berlin",
+    "Teams",
+    "Client office",
+];
 
 /// A realistic event: distinct subject, location, a ~200-character description, start times
 /// spread over the sync window, one in twenty all-day.
@@ -29,7 +37,7 @@ pub fn generated_event(id: String, i: usize) -> Event {
     let now = bench_now();
     let offset_minutes = ((i * 7919) % (360 * 24 * 4)) as i64 * 15 - 20 * 24 * 60;
     let start = now + Duration::minutes(offset_minutes);
-    let time = if i % 20 == 0 {
+    let time = if i.is_multiple_of(20) {
         let day: NaiveDate = start.date_naive();
         EventTime::all_day(day, day + Duration::days(1))
     } else {
@@ -41,7 +49,11 @@ pub fn generated_event(id: String, i: usize) -> Event {
         "Agenda for meeting {i}: review open opportunities, confirm pricing for the next quarter, \
          agree on owners for each follow-up and the date of the next review. Bring the latest numbers."
     ));
-    event.show_as = if i % 9 == 0 { ShowAs::Tentative } else { ShowAs::Busy };
+    event.show_as = if i.is_multiple_of(9) {
+        ShowAs::Tentative
+    } else {
+        ShowAs::Busy
+    };
     event.version = Some(VersionTag::new(format!("v{i}")));
     event
 }
@@ -51,7 +63,11 @@ pub fn generated_event(id: String, i: usize) -> Event {
 /// Salesforce events change their location, and `delete_pct` % of Outlook events are
 /// deleted (confirmed gone).
 #[must_use]
-pub fn synced_then_edited(n: usize, edit_pct: f64, delete_pct: f64) -> (Snapshot, Snapshot, SyncState) {
+pub fn synced_then_edited(
+    n: usize,
+    edit_pct: f64,
+    delete_pct: f64,
+) -> (Snapshot, Snapshot, SyncState) {
     let mut outlook = Vec::with_capacity(n);
     let mut salesforce = Vec::with_capacity(n);
     let mut pairs = Vec::with_capacity(n);
@@ -59,19 +75,36 @@ pub fn synced_then_edited(n: usize, edit_pct: f64, delete_pct: f64) -> (Snapshot
         let o = generated_event(format!("AAMkAGI2T{i:08}"), i);
         let mut s = o.clone();
         s.id = ItemId::new(format!("00U5e{i:010}AAA"));
-        s.version = Some(VersionTag::new(format!("2026-11-01T00:00:{:02}.000Z#{i}", i % 60)));
+        s.version = Some(VersionTag::new(format!(
+            "2026-11-01T00:00:{:02}.000Z#{i}",
+            i % 60
+        )));
         let hashes = FieldHashes::of(&o);
         pairs.push(PairState {
-            outlook: SideRecord { id: o.id.clone(), version: o.version.clone(), hashes },
-            salesforce: SideRecord { id: s.id.clone(), version: s.version.clone(), hashes },
+            outlook: SideRecord {
+                id: o.id.clone(),
+                version: o.version.clone(),
+                hashes,
+            },
+            salesforce: SideRecord {
+                id: s.id.clone(),
+                version: s.version.clone(),
+                hashes,
+            },
         });
         outlook.push(o);
         salesforce.push(s);
     }
-    let every = |pct: f64| if pct <= 0.0 { usize::MAX } else { ((100.0 / pct).round() as usize).max(1) };
+    let every = |pct: f64| {
+        if pct <= 0.0 {
+            usize::MAX
+        } else {
+            ((100.0 / pct).round() as usize).max(1)
+        }
+    };
     let (edit_every, delete_every) = (every(edit_pct), every(delete_pct));
     for (i, e) in outlook.iter_mut().enumerate() {
-        if i % edit_every == 0 {
+        if i.is_multiple_of(edit_every) {
             e.subject.push_str(" (moved)");
             e.version = Some(VersionTag::new(format!("v{i}-edited")));
         }
@@ -93,5 +126,12 @@ pub fn synced_then_edited(n: usize, edit_pct: f64, delete_pct: f64) -> (Snapshot
     });
     let mut o = Snapshot::complete(outlook);
     o.gone = gone;
-    (o, Snapshot::complete(salesforce), SyncState { pairs, snapped: Default::default() })
+    (
+        o,
+        Snapshot::complete(salesforce),
+        SyncState {
+            pairs,
+            snapped: Default::default(),
+        },
+    )
 }

@@ -36,13 +36,19 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let (outlook, salesforce, state) = synced_then_edited(n, 1.0, 0.5);
     let settings = SyncSettings::default();
     let planner = Planner::new(&settings).confirm_deletes(true);
     let baseline = CURRENT.load(Ordering::Relaxed);
     PEAK.store(baseline, Ordering::Relaxed);
-    let repeat: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let repeat: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     let started = std::time::Instant::now();
     let mut plan = planner.plan(bench_now(), &outlook, &salesforce, &state);
     for _ in 1..repeat {

@@ -26,9 +26,13 @@ pub use plan::{
 pub use reconcile::{BrokenItem, Planner, Snapshot, plan};
 pub use schedule::{Schedule, ScheduleError, SyncMode, TimeOfDay, Weekdays};
 pub use settings::{
-    CalendarPair, ConflictPolicy, DateRange, DeleteGuard, Direction, MAX_RANGE_DAYS,
-    Notifications, OutlookCalendar, Prevent, PrivateEvents, SettingsError, SyncSettings,
-    WriteKind,
+    CalendarPair, ConflictPolicy, DateRange, DeleteGuard, Direction, MAX_RANGE_DAYS, Notifications,
+    OutlookCalendar, Prevent, PrivateEvents, SettingsError, SyncSettings, WriteKind,
 };
 pub use state::{PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
 pub use window::SyncWindow;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

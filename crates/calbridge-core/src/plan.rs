@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use calbridge_model::{Event, Field, FieldHashes, FieldValue, ItemId, ModelError, Side, VersionTag};
+use calbridge_model::{
+    Event, Field, FieldHashes, FieldValue, ItemId, ModelError, Side, VersionTag,
+};
 
 use crate::{ConflictPolicy, PairKey, PairState, SidePatch, StateChange, SyncWindow};
 
@@ -172,7 +174,14 @@ impl Operation {
             outcome,
         };
         match (&self.commit, outcome) {
-            (Commit::Create { replaces, pair }, WriteOutcome::Created { id, version, stored }) => {
+            (
+                Commit::Create { replaces, pair },
+                WriteOutcome::Created {
+                    id,
+                    version,
+                    stored,
+                },
+            ) => {
                 let mut pair = pair.clone();
                 let record = pair.side_mut(self.target);
                 record.id = id;
@@ -246,12 +255,28 @@ impl Operation {
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.action {
-            Action::Create { event, .. } => write!(f, "create on {} from {}: {:?}", self.target, self.source_id, event.subject),
-            Action::Update { target_id, changes, .. } => {
+            Action::Create { event, .. } => write!(
+                f,
+                "create on {} from {}: {:?}",
+                self.target, self.source_id, event.subject
+            ),
+            Action::Update {
+                target_id, changes, ..
+            } => {
                 let names: Vec<_> = changes.iter().map(|c| c.field().as_str()).collect();
-                write!(f, "update {} {target_id} from {}: {}", self.target, self.source_id, names.join(", "))
+                write!(
+                    f,
+                    "update {} {target_id} from {}: {}",
+                    self.target,
+                    self.source_id,
+                    names.join(", ")
+                )
             }
-            Action::Delete { target_id, .. } => write!(f, "delete {} {target_id} (deleted: {})", self.target, self.source_id),
+            Action::Delete { target_id, .. } => write!(
+                f,
+                "delete {} {target_id} (deleted: {})",
+                self.target, self.source_id
+            ),
         }
     }
 }

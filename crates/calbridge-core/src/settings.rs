@@ -349,7 +349,10 @@ impl SyncSettings {
         if self.delete_guard.max_percent > 100 {
             return Err(SettingsError::Invalid {
                 setting: "delete_guard.max_percent",
-                message: format!("{} is not a percentage (0–100)", self.delete_guard.max_percent),
+                message: format!(
+                    "{} is not a percentage (0–100)",
+                    self.delete_guard.max_percent
+                ),
             });
         }
         match &self.calendars.outlook {
@@ -418,7 +421,14 @@ mod tests {
         assert_eq!(s.private_events, PrivateEvents::Exclude);
         assert!(!s.related_only && !s.preserve_formatting);
         assert_eq!(s.conflict_policy, ConflictPolicy::Newest);
-        assert_eq!(s.delete_guard, DeleteGuard { enabled: true, max_deletes: 10, max_percent: 20 });
+        assert_eq!(
+            s.delete_guard,
+            DeleteGuard {
+                enabled: true,
+                max_deletes: 10,
+                max_percent: 20
+            }
+        );
         assert_eq!(s.mode, SyncMode::Manual);
         assert_eq!(s.calendars.outlook, OutlookCalendar::Primary);
         assert!(s.notifications.errors && s.notifications.summary && !s.notifications.conflicts);
@@ -427,20 +437,34 @@ mod tests {
     #[test]
     fn toml_round_trip_of_every_setting() {
         let s = SyncSettings {
-            range: DateRange { past_days: 7, future_days: 90 },
+            range: DateRange {
+                past_days: 7,
+                future_days: 90,
+            },
             direction: Direction::outlook_to_salesforce(),
             private_events: PrivateEvents::Include,
             related_only: true,
             preserve_formatting: true,
             conflict_policy: ConflictPolicy::Salesforce,
-            delete_guard: DeleteGuard { enabled: false, max_deletes: 3, max_percent: 50 },
+            delete_guard: DeleteGuard {
+                enabled: false,
+                max_deletes: 3,
+                max_percent: 50,
+            },
             calendars: CalendarPair {
-                outlook: OutlookCalendar::Shared { owner: "boss@example.com".into(), name: "Team".into() },
+                outlook: OutlookCalendar::Shared {
+                    owner: "boss@example.com".into(),
+                    name: "Team".into(),
+                },
                 salesforce_owner: Some("005A0000001abcd".into()),
             },
             mode: SyncMode::Auto(Schedule::default()),
             time_zone: Some(chrono_tz::Europe::London),
-            notifications: Notifications { errors: true, conflicts: true, summary: false },
+            notifications: Notifications {
+                errors: true,
+                conflicts: true,
+                summary: false,
+            },
         };
         let text = s.to_toml_string().unwrap();
         assert_eq!(SyncSettings::from_toml_str(&text).unwrap(), s, "{text}");
@@ -460,7 +484,8 @@ mod tests {
 
     #[test]
     fn unknown_key_is_refused_with_its_name_and_line() {
-        let err = SyncSettings::from_toml_str("related_only = true\n\n[range]\npast_dayz = 3\n").unwrap_err();
+        let err = SyncSettings::from_toml_str("related_only = true\n\n[range]\npast_dayz = 3\n")
+            .unwrap_err();
         match err {
             SettingsError::Parse { line, message, .. } => {
                 assert_eq!(line, 4);
@@ -478,11 +503,17 @@ mod tests {
         ));
         assert!(matches!(
             SyncSettings::from_toml_str("[range]\nfuture_days = 99999").unwrap_err(),
-            SettingsError::Invalid { setting: "range.future_days", .. }
+            SettingsError::Invalid {
+                setting: "range.future_days",
+                ..
+            }
         ));
         assert!(matches!(
             SyncSettings::from_toml_str("[delete_guard]\nmax_percent = 120").unwrap_err(),
-            SettingsError::Invalid { setting: "delete_guard.max_percent", .. }
+            SettingsError::Invalid {
+                setting: "delete_guard.max_percent",
+                ..
+            }
         ));
         assert!(SyncSettings::from_toml_str("time_zone = \"Mars/Base\"").is_err());
         assert!(SyncSettings::from_toml_str("[mode]\nkind = \"auto\"\nevery_minutes = 0").is_err());
@@ -490,7 +521,10 @@ mod tests {
 
     #[test]
     fn snap_record_is_one_way_to_salesforce() {
-        let s = SyncSettings { mode: SyncMode::SnapRecord, ..SyncSettings::default() };
+        let s = SyncSettings {
+            mode: SyncMode::SnapRecord,
+            ..SyncSettings::default()
+        };
         assert_eq!(s.effective_direction().outlook, Prevent::ALL);
         assert_eq!(s.effective_direction().salesforce, Prevent::default());
     }

@@ -71,11 +71,28 @@ mod tests {
     fn window_days_are_counted_in_the_users_zone() {
         // 23:30 UTC on 1 March is already 2 March in Sydney.
         let now = Utc.with_ymd_and_hms(2026, 3, 1, 23, 30, 0).unwrap();
-        let w = SyncWindow::new(DateRange { past_days: 1, future_days: 1 }, now, chrono_tz::Australia::Sydney);
+        let w = SyncWindow::new(
+            DateRange {
+                past_days: 1,
+                future_days: 1,
+            },
+            now,
+            chrono_tz::Australia::Sydney,
+        );
         assert_eq!((w.first_day, w.end_day), (d("2026-03-01"), d("2026-03-04")));
         assert_eq!(w.start.to_rfc3339(), "2026-02-28T13:00:00+00:00");
-        let utc = SyncWindow::new(DateRange { past_days: 1, future_days: 1 }, now, Tz::UTC);
-        assert_eq!((utc.first_day, utc.end_day), (d("2026-02-28"), d("2026-03-03")));
+        let utc = SyncWindow::new(
+            DateRange {
+                past_days: 1,
+                future_days: 1,
+            },
+            now,
+            Tz::UTC,
+        );
+        assert_eq!(
+            (utc.first_day, utc.end_day),
+            (d("2026-02-28"), d("2026-03-03"))
+        );
     }
 
     #[test]

@@ -2,15 +2,19 @@
 //! random settings. Each builds a world, syncs it once with default settings (so pairs
 //! exist), lets users edit both sides, then syncs again under the settings drawn.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashSet;
 
 use calbridge_core::{
-    Action, ConflictPolicy, DateRange, DeleteGuard, Direction, Plan, Planner, Prevent, PrivateEvents, SyncMode,
-    SyncSettings, WriteKind,
+    Action, ConflictPolicy, DateRange, DeleteGuard, Direction, Plan, Planner, Prevent,
+    PrivateEvents, SyncMode, SyncSettings, WriteKind,
 };
-use calbridge_model::{Body, Event, FieldHashes, ItemId, RecordLink, Sensitivity, Side, pairing_key};
+use calbridge_model::{
+    Body, Event, FieldHashes, ItemId, RecordLink, Sensitivity, Side, pairing_key,
+};
 use proptest::prelude::*;
 use support::*;
 
@@ -42,8 +46,26 @@ fn side() -> impl Strategy<Value = Side> {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (-45i64..400, 6u32..20, prop::bool::weighted(0.2), prop::bool::weighted(0.2), any::<bool>(), prop::bool::weighted(0.3), 0u8..4)
-        .prop_map(|(day, hour, all_day, private, related, rich, location)| Spec { day, hour, all_day, private, related, rich, location })
+    (
+        -45i64..400,
+        6u32..20,
+        prop::bool::weighted(0.2),
+        prop::bool::weighted(0.2),
+        any::<bool>(),
+        prop::bool::weighted(0.3),
+        0u8..4,
+    )
+        .prop_map(
+            |(day, hour, all_day, private, related, rich, location)| Spec {
+                day,
+                hour,
+                all_day,
+                private,
+                related,
+                rich,
+                location,
+            },
+        )
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -65,38 +87,78 @@ fn settings() -> impl Strategy<Value = SyncSettings> {
         any::<bool>(),
         prop::bool::weighted(0.2),
         any::<bool>(),
-        prop_oneof![Just(ConflictPolicy::Newest), Just(ConflictPolicy::Outlook), Just(ConflictPolicy::Salesforce)],
+        prop_oneof![
+            Just(ConflictPolicy::Newest),
+            Just(ConflictPolicy::Outlook),
+            Just(ConflictPolicy::Salesforce)
+        ],
         (0u32..60, 0u32..400),
         prop::bool::weighted(0.1),
     )
-        .prop_map(|(p, include_private, related_only, preserve_formatting, conflict_policy, (past, future), snap)| {
-            SyncSettings {
-                range: DateRange { past_days: past, future_days: future },
-                direction: Direction {
-                    outlook: Prevent { create: p[0], update: p[1], delete: p[2] },
-                    salesforce: Prevent { create: p[3], update: p[4], delete: p[5] },
-                },
-                private_events: if include_private { PrivateEvents::Include } else { PrivateEvents::Exclude },
+        .prop_map(
+            |(
+                p,
+                include_private,
                 related_only,
                 preserve_formatting,
                 conflict_policy,
-                mode: if snap { SyncMode::SnapRecord } else { SyncMode::Manual },
-                ..SyncSettings::default()
-            }
-        })
+                (past, future),
+                snap,
+            )| {
+                SyncSettings {
+                    range: DateRange {
+                        past_days: past,
+                        future_days: future,
+                    },
+                    direction: Direction {
+                        outlook: Prevent {
+                            create: p[0],
+                            update: p[1],
+                            delete: p[2],
+                        },
+                        salesforce: Prevent {
+                            create: p[3],
+                            update: p[4],
+                            delete: p[5],
+                        },
+                    },
+                    private_events: if include_private {
+                        PrivateEvents::Include
+                    } else {
+                        PrivateEvents::Exclude
+                    },
+                    related_only,
+                    preserve_formatting,
+                    conflict_policy,
+                    mode: if snap {
+                        SyncMode::SnapRecord
+                    } else {
+                        SyncMode::Manual
+                    },
+                    ..SyncSettings::default()
+                }
+            },
+        )
 }
 
 const LOCATIONS: [&str; 4] = ["", "Room 4", "Zoom", "Acme HQ"];
 
 fn build(spec: &Spec, id: &str, n: usize) -> Event {
-    let time = if spec.all_day { all_day(spec.day, 1) } else { timed(spec.day, spec.hour, 1) };
+    let time = if spec.all_day {
+        all_day(spec.day, 1)
+    } else {
+        timed(spec.day, spec.hour, 1)
+    };
     let mut e = event(id, &format!("Meeting #{n}"), time);
     e.location = LOCATIONS[spec.location as usize].into();
     if spec.private {
         e.sensitivity = Sensitivity::Private;
     }
     if spec.related {
-        e.link = RecordLink { what: Some("006A0000006Vm9r".parse().unwrap()), who: None };
+        e.link = RecordLink {
+            what: Some("006A0000006Vm9r".parse().unwrap()),
+            who: None,
+        };
     }
     if spec.rich {
         e.body = rich_body();
@@ -119,7 +181,12 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(spec(), 0..4),
         prop::collection::vec(edit(), 0..10),
     )
-        .prop_map(|(outlook, salesforce, shared, edits)| Case { outlook, salesforce, shared, edits })
+        .prop_map(|(outlook, salesforce, shared, edits)| Case {
+            outlook,
+            salesforce,
+            shared,
+            edits,
+        })
 }
 
 /// Builds the world, syncs it once with defaults (bidirectional, guard off), then applies
@@ -127,7 +194,10 @@ fn case() -> impl Strategy<Value = Case> {
 fn world(case: &Case) -> World {
     let mut w = World::default();
     let mut n = 0;
-    for (side, specs) in [(Side::Outlook, &case.outlook), (Side::Salesforce, &case.salesforce)] {
+    for (side, specs) in [
+        (Side::Outlook, &case.outlook),
+        (Side::Salesforce, &case.salesforce),
+    ] {
         for spec in specs {
             n += 1;
             let id = format!("{}{n}", if side == Side::Outlook { "o" } else { "s" });
@@ -139,7 +209,13 @@ fn world(case: &Case) -> World {
         w.outlook.add(build(spec, &format!("o{n}"), n));
         w.salesforce.add(build(spec, &format!("s{n}"), n));
     }
-    let initial = SyncSettings { delete_guard: DeleteGuard { enabled: false, ..DeleteGuard::default() }, ..SyncSettings::default() };
+    let initial = SyncSettings {
+        delete_guard: DeleteGuard {
+            enabled: false,
+            ..DeleteGuard::default()
+        },
+        ..SyncSettings::default()
+    };
     w.sync(&initial);
     for (k, edit) in case.edits.iter().enumerate() {
         apply_edit(&mut w, edit, k);
@@ -148,11 +224,18 @@ fn world(case: &Case) -> World {
 }
 
 fn pick(w: &World, side: Side, i: usize) -> Option<String> {
-    let cal = if side == Side::Outlook { &w.outlook } else { &w.salesforce };
+    let cal = if side == Side::Outlook {
+        &w.outlook
+    } else {
+        &w.salesforce
+    };
     if cal.events.is_empty() {
         return None;
     }
-    cal.events.keys().nth(i % cal.events.len()).map(|id| id.as_str().to_owned())
+    cal.events
+        .keys()
+        .nth(i % cal.events.len())
+        .map(|id| id.as_str().to_owned())
 }
 
 fn apply_edit(w: &mut World, edit: &Edit, k: usize) {
@@ -161,17 +244,26 @@ fn apply_edit(w: &mut World, edit: &Edit, k: usize) {
             let id = format!("{}new{k}", if *side == Side::Outlook { "o" } else { "s" });
             w.cal(*side).add(build(spec, &id, 1000 + k));
         }
-        Edit::Subject(side, i) | Edit::Location(side, i, _) | Edit::Body(side, i) | Edit::Move(side, i, _)
-        | Edit::MakePrivate(side, i) | Edit::Relate(side, i) | Edit::Delete(side, i) => {
+        Edit::Subject(side, i)
+        | Edit::Location(side, i, _)
+        | Edit::Body(side, i)
+        | Edit::Move(side, i, _)
+        | Edit::MakePrivate(side, i)
+        | Edit::Relate(side, i)
+        | Edit::Delete(side, i) => {
             let Some(id) = pick(w, *side, *i) else { return };
             let cal = w.cal(*side);
             match edit {
                 Edit::Subject(..) => cal.edit(&id, |e| e.subject = format!("Edited #{k}")),
-                Edit::Location(_, _, l) => cal.edit(&id, |e| e.location = format!("{} {k}", LOCATIONS[*l as usize])),
+                Edit::Location(_, _, l) => cal.edit(&id, |e| {
+                    e.location = format!("{} {k}", LOCATIONS[*l as usize])
+                }),
                 Edit::Body(..) => cal.edit(&id, |e| e.body = Body::text(format!("Notes {k}"))),
                 Edit::Move(_, _, d) => cal.edit(&id, |e| e.time = timed(*d, 9, 1)),
                 Edit::MakePrivate(..) => cal.edit(&id, |e| e.sensitivity = Sensitivity::Private),
-                Edit::Relate(..) => cal.edit(&id, |e| e.link.who = Some("003A0000006Vm9r".parse().unwrap())),
+                Edit::Relate(..) => cal.edit(&id, |e| {
+                    e.link.who = Some("003A0000006Vm9r".parse().unwrap())
+                }),
                 Edit::Delete(..) => cal.remove(&id),
                 Edit::Create(..) => unreachable!(),
             }
@@ -195,7 +287,10 @@ fn sync_confirmed(w: &mut World, settings: &SyncSettings) -> Plan {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 256, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -250,11 +345,11 @@ proptest! {
         for op in &plan.operations {
             prop_assert!(direction.allows(op.target, kind(&op.action)), "prevented write: {op}");
             let source = if op.target == Side::Outlook { &before.salesforce } else { &before.outlook };
-            if let Some(src) = source.get(&op.source_id) {
-                if !matches!(op.action, Action::Delete { .. }) {
-                    prop_assert!(settings.private_events == PrivateEvents::Include || !src.is_private(), "private content copied: {op}");
-                    prop_assert!(window.contains(&src.time), "source outside the range: {op}");
-                }
+            if let Some(src) = source.get(&op.source_id)
+                && !matches!(op.action, Action::Delete { .. })
+            {
+                prop_assert!(settings.private_events == PrivateEvents::Include || !src.is_private(), "private content copied: {op}");
+                prop_assert!(window.contains(&src.time), "source outside the range: {op}");
             }
             let target = if op.target == Side::Outlook { &before.outlook } else { &before.salesforce };
             if let Some(id) = op.target_id() {

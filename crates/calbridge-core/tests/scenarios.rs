@@ -1,10 +1,13 @@
 //! Named scenarios of DESIGN §3, each with a snapshot of its plan and assertions on the
 //! world after applying it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use calbridge_core::{
-    Action, ConflictPolicy, Direction, Planner, Prevent, SkipReason, Snapshot, SyncMode, SyncSettings,
+    Action, ConflictPolicy, Direction, Planner, Prevent, SkipReason, Snapshot, SyncMode,
+    SyncSettings,
 };
 use calbridge_model::{Body, Event, EventTime, Field, ItemId, Sensitivity, Side};
 use chrono::{Duration, TimeZone, Utc};
@@ -21,7 +24,8 @@ fn synced_world() -> World {
     let mut review = event("o2", "Pipeline review", timed(2, 14, 1));
     review.location = "Room 4".into();
     w.outlook.add(review);
-    w.outlook.add(event("o3", "Quarterly planning", timed(3, 9, 2)));
+    w.outlook
+        .add(event("o3", "Quarterly planning", timed(3, 9, 2)));
     let plan = w.sync(&settings());
     assert_eq!(plan.operations.len(), 3);
     w
@@ -41,17 +45,22 @@ fn sf_of(w: &World, outlook: &str) -> String {
 fn first_sync_pairs_meetings_already_on_both_sides() {
     let mut w = World::default();
     w.outlook.add(event("o1", "Pricing call", timed(1, 10, 1)));
-    w.outlook.add(event("o2", "Only in Outlook", timed(2, 10, 1)));
+    w.outlook
+        .add(event("o2", "Only in Outlook", timed(2, 10, 1)));
     let mut sf = event("s1", "  pricing   CALL ", timed(1, 10, 1));
     sf.body = Body::text("Bring the price list");
     w.salesforce.add(sf);
-    w.salesforce.add(event("s2", "Only in Salesforce", all_day(4, 1)));
+    w.salesforce
+        .add(event("s2", "Only in Salesforce", all_day(4, 1)));
     let plan = w.sync(&settings());
     insta::assert_snapshot!(render(&plan));
     assert_eq!(w.outlook.events.len(), 3);
     assert_eq!(w.salesforce.events.len(), 3);
     // The shared meeting got Salesforce's description (Outlook's was empty), no copy.
-    assert_eq!(w.outlook.get(&"o1".into()).unwrap().body.plain_text(), "Bring the price list");
+    assert_eq!(
+        w.outlook.get(&"o1".into()).unwrap().body.plain_text(),
+        "Bring the price list"
+    );
     assert!(w.plan(&settings()).operations.is_empty());
 }
 
@@ -80,22 +89,40 @@ fn private_events_are_excluded_both_ways() {
     let plan = w.sync(&settings());
     insta::assert_snapshot!(render(&plan));
     assert!(plan.operations.is_empty());
-    assert!(w.salesforce.events.values().all(|e| e.subject != "Doctor" && e.subject != "Secret pricing"));
-    assert!(w.outlook.events.values().all(|e| e.subject != "Salary talk"));
+    assert!(
+        w.salesforce
+            .events
+            .values()
+            .all(|e| e.subject != "Doctor" && e.subject != "Secret pricing")
+    );
+    assert!(
+        w.outlook
+            .events
+            .values()
+            .all(|e| e.subject != "Salary talk")
+    );
 }
 
 #[test]
 fn one_way_outlook_to_salesforce() {
     let mut w = synced_world();
     let s1 = sf_of(&w, "o1");
-    w.outlook.edit("o2", |e| e.subject = "Pipeline review (moved)".into());
+    w.outlook
+        .edit("o2", |e| e.subject = "Pipeline review (moved)".into());
     w.salesforce.edit(&s1, |e| e.location = "Zoom".into());
     w.salesforce.add(event("s9", "SF only", timed(5, 9, 1)));
     w.outlook.remove("o3");
-    let s = SyncSettings { direction: Direction::outlook_to_salesforce(), ..settings() };
+    let s = SyncSettings {
+        direction: Direction::outlook_to_salesforce(),
+        ..settings()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
-    assert!(plan.operations.iter().all(|op| op.target == Side::Salesforce));
+    assert!(
+        plan.operations
+            .iter()
+            .all(|op| op.target == Side::Salesforce)
+    );
     assert_eq!(w.outlook.get(&"o1".into()).unwrap().location, "");
     assert_eq!(w.salesforce.events.len(), 3); // s9 stays, o3's copy deleted
 }
@@ -104,10 +131,14 @@ fn one_way_outlook_to_salesforce() {
 fn one_way_salesforce_to_outlook() {
     let mut w = synced_world();
     let s1 = sf_of(&w, "o1");
-    w.outlook.edit("o2", |e| e.subject = "Pipeline review (moved)".into());
+    w.outlook
+        .edit("o2", |e| e.subject = "Pipeline review (moved)".into());
     w.salesforce.edit(&s1, |e| e.location = "Zoom".into());
     w.outlook.add(event("o9", "Outlook only", timed(5, 9, 1)));
-    let s = SyncSettings { direction: Direction::salesforce_to_outlook(), ..settings() };
+    let s = SyncSettings {
+        direction: Direction::salesforce_to_outlook(),
+        ..settings()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
     assert!(plan.operations.iter().all(|op| op.target == Side::Outlook));
@@ -121,11 +152,20 @@ fn prevent_delete_on_salesforce_only() {
     w.outlook.remove("o1");
     w.salesforce.remove(&s3);
     let mut s = settings();
-    s.direction.salesforce = Prevent { delete: true, ..Prevent::default() };
+    s.direction.salesforce = Prevent {
+        delete: true,
+        ..Prevent::default()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
-    assert!(w.salesforce.get(&sf_of(&w, "o1").as_str().into()).is_some(), "o1's copy kept");
-    assert!(w.outlook.get(&"o3".into()).is_none(), "o3 deleted in Outlook");
+    assert!(
+        w.salesforce.get(&sf_of(&w, "o1").as_str().into()).is_some(),
+        "o1's copy kept"
+    );
+    assert!(
+        w.outlook.get(&"o3".into()).is_none(),
+        "o3 deleted in Outlook"
+    );
     // Still held back next time, not forgotten.
     let again = w.plan(&s);
     assert_eq!(again.skipped.len(), 1);
@@ -138,7 +178,10 @@ fn preserve_formatting_keeps_a_rich_outlook_body() {
     let mut rich = event("o1", "Kick-off", timed(1, 10, 1));
     rich.body = rich_body();
     w.outlook.add(rich);
-    let s = SyncSettings { preserve_formatting: true, ..settings() };
+    let s = SyncSettings {
+        preserve_formatting: true,
+        ..settings()
+    };
     w.sync(&s);
     let s1 = sf_of(&w, "o1");
     w.salesforce.edit(&s1, |e| {
@@ -160,7 +203,10 @@ fn event_moved_out_of_the_window_is_neither_updated_nor_deleted() {
     insta::assert_snapshot!(render(&plan));
     assert!(plan.operations.is_empty());
     let s1 = sf_of(&w, "o1");
-    assert_eq!(w.salesforce.get(&s1.as_str().into()).unwrap().time, timed(1, 10, 1));
+    assert_eq!(
+        w.salesforce.get(&s1.as_str().into()).unwrap().time,
+        timed(1, 10, 1)
+    );
 }
 
 #[test]
@@ -168,11 +214,17 @@ fn deleted_on_one_side_while_edited_on_the_other() {
     let mut w = synced_world();
     let s2 = sf_of(&w, "o2");
     w.outlook.remove("o2");
-    w.salesforce.edit(&s2, |e| e.subject = "Pipeline review — keep!".into());
+    w.salesforce
+        .edit(&s2, |e| e.subject = "Pipeline review — keep!".into());
     let plan = w.sync(&settings());
     insta::assert_snapshot!(render(&plan));
     assert!(matches!(plan.operations[0].action, Action::Create { .. }));
-    assert!(w.outlook.events.values().any(|e| e.subject == "Pipeline review — keep!"));
+    assert!(
+        w.outlook
+            .events
+            .values()
+            .any(|e| e.subject == "Pipeline review — keep!")
+    );
     assert!(w.plan(&settings()).operations.is_empty());
 }
 
@@ -183,7 +235,12 @@ fn all_day_events_created_on_each_side() {
     w.salesforce.add(event("s1", "Offsite", all_day(10, 1)));
     let plan = w.sync(&settings());
     insta::assert_snapshot!(render(&plan));
-    assert!(w.salesforce.events.values().any(|e| e.time == all_day(7, 3)));
+    assert!(
+        w.salesforce
+            .events
+            .values()
+            .any(|e| e.time == all_day(7, 3))
+    );
     assert!(w.outlook.events.values().any(|e| e.time == all_day(10, 1)));
 }
 
@@ -194,8 +251,19 @@ fn timed_event_across_a_dst_change_keeps_its_instants() {
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 4, 30, 0).unwrap();
     let end = Utc.with_ymd_and_hms(2026, 11, 1, 7, 30, 0).unwrap();
     let mut w = World::default();
-    w.outlook.add(event("o1", "Night deploy", EventTime::Timed { start, end, zone: Some(ny) }));
-    let s = SyncSettings { time_zone: Some(ny), ..settings() };
+    w.outlook.add(event(
+        "o1",
+        "Night deploy",
+        EventTime::Timed {
+            start,
+            end,
+            zone: Some(ny),
+        },
+    ));
+    let s = SyncSettings {
+        time_zone: Some(ny),
+        ..settings()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
     let copy = w.salesforce.events.values().next().unwrap();
@@ -205,9 +273,14 @@ fn timed_event_across_a_dst_change_keeps_its_instants() {
 fn same_field_both_sides(policy: ConflictPolicy) -> (String, World) {
     let mut w = synced_world();
     let s1 = sf_of(&w, "o1");
-    w.outlook.edit("o1", |e| e.subject = "Pricing call (Outlook)".into());
-    w.salesforce.edit(&s1, |e| e.subject = "Pricing call (Salesforce)".into());
-    let s = SyncSettings { conflict_policy: policy, ..settings() };
+    w.outlook
+        .edit("o1", |e| e.subject = "Pricing call (Outlook)".into());
+    w.salesforce
+        .edit(&s1, |e| e.subject = "Pricing call (Salesforce)".into());
+    let s = SyncSettings {
+        conflict_policy: policy,
+        ..settings()
+    };
     let plan = w.sync(&s);
     assert_eq!(plan.conflicts.len(), 1);
     (render(&plan), w)
@@ -218,7 +291,10 @@ fn same_field_changed_on_both_sides_newest_wins() {
     let (plan, w) = same_field_both_sides(ConflictPolicy::Newest);
     insta::assert_snapshot!(plan);
     // Salesforce's edit came last in this world.
-    assert_eq!(w.outlook.get(&"o1".into()).unwrap().subject, "Pricing call (Salesforce)");
+    assert_eq!(
+        w.outlook.get(&"o1".into()).unwrap().subject,
+        "Pricing call (Salesforce)"
+    );
 }
 
 #[test]
@@ -226,28 +302,44 @@ fn same_field_changed_on_both_sides_outlook_wins() {
     let (plan, w) = same_field_both_sides(ConflictPolicy::Outlook);
     insta::assert_snapshot!(plan);
     let s1 = sf_of(&w, "o1");
-    assert_eq!(w.salesforce.get(&s1.as_str().into()).unwrap().subject, "Pricing call (Outlook)");
+    assert_eq!(
+        w.salesforce.get(&s1.as_str().into()).unwrap().subject,
+        "Pricing call (Outlook)"
+    );
 }
 
 #[test]
 fn same_field_changed_on_both_sides_salesforce_wins() {
     let (plan, w) = same_field_both_sides(ConflictPolicy::Salesforce);
     insta::assert_snapshot!(plan);
-    assert_eq!(w.outlook.get(&"o1".into()).unwrap().subject, "Pricing call (Salesforce)");
+    assert_eq!(
+        w.outlook.get(&"o1".into()).unwrap().subject,
+        "Pricing call (Salesforce)"
+    );
 }
 
 #[test]
 fn different_fields_changed_on_both_sides_are_merged() {
     let mut w = synced_world();
     let s2 = sf_of(&w, "o2");
-    w.outlook.edit("o2", |e| e.subject = "Pipeline review (Q4)".into());
+    w.outlook
+        .edit("o2", |e| e.subject = "Pipeline review (Q4)".into());
     w.salesforce.edit(&s2, |e| e.location = "Board room".into());
     let plan = w.sync(&settings());
     insta::assert_snapshot!(render(&plan));
     assert!(plan.conflicts.is_empty());
-    let (o, s) = (w.outlook.get(&"o2".into()).unwrap().clone(), w.salesforce.get(&s2.as_str().into()).unwrap().clone());
-    assert_eq!((o.subject.as_str(), o.location.as_str()), ("Pipeline review (Q4)", "Board room"));
-    assert_eq!((s.subject.as_str(), s.location.as_str()), ("Pipeline review (Q4)", "Board room"));
+    let (o, s) = (
+        w.outlook.get(&"o2".into()).unwrap().clone(),
+        w.salesforce.get(&s2.as_str().into()).unwrap().clone(),
+    );
+    assert_eq!(
+        (o.subject.as_str(), o.location.as_str()),
+        ("Pipeline review (Q4)", "Board room")
+    );
+    assert_eq!(
+        (s.subject.as_str(), s.location.as_str()),
+        ("Pipeline review (Q4)", "Board room")
+    );
     assert!(w.plan(&settings()).operations.is_empty());
 }
 
@@ -258,7 +350,10 @@ fn related_only_syncs_related_events() {
     related.link.what = Some("006A0000006Vm9r".parse().unwrap());
     w.outlook.add(related);
     w.outlook.add(event("o2", "Lunch", timed(1, 12, 1)));
-    let s = SyncSettings { related_only: true, ..settings() };
+    let s = SyncSettings {
+        related_only: true,
+        ..settings()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
     assert_eq!(w.salesforce.events.len(), 1);
@@ -269,7 +364,11 @@ fn related_only_syncs_related_events() {
 fn delete_guard_holds_a_mass_delete_until_confirmed() {
     let mut w = World::default();
     for i in 0..15 {
-        w.outlook.add(event(&format!("o{i:02}"), &format!("Meeting {i}"), timed(1 + i, 10, 1)));
+        w.outlook.add(event(
+            &format!("o{i:02}"),
+            &format!("Meeting {i}"),
+            timed(1 + i, 10, 1),
+        ));
     }
     w.sync(&settings());
     for i in 0..12 {
@@ -278,7 +377,11 @@ fn delete_guard_holds_a_mass_delete_until_confirmed() {
     let plan = w.plan(&settings());
     insta::assert_snapshot!(render(&plan));
     assert!(plan.is_held());
-    assert!(plan.operations.iter().all(|op| !matches!(op.action, Action::Delete { .. })));
+    assert!(
+        plan.operations
+            .iter()
+            .all(|op| !matches!(op.action, Action::Delete { .. }))
+    );
     let confirmed = w.plan_with(Planner::new(&settings()).confirm_deletes(true));
     assert!(!confirmed.is_held());
     w.apply(&confirmed, None);
@@ -292,7 +395,10 @@ fn snap_record_pushes_only_recorded_events() {
     w.outlook.add(event("o2", "Not recorded", timed(1, 12, 1)));
     w.salesforce.add(event("s1", "SF meeting", timed(2, 12, 1)));
     w.state.snapped.insert(ItemId::new("o1"));
-    let s = SyncSettings { mode: SyncMode::SnapRecord, ..settings() };
+    let s = SyncSettings {
+        mode: SyncMode::SnapRecord,
+        ..settings()
+    };
     let plan = w.sync(&s);
     insta::assert_snapshot!(render(&plan));
     assert_eq!(w.salesforce.events.len(), 2);
@@ -300,10 +406,18 @@ fn snap_record_pushes_only_recorded_events() {
     // Later Outlook edits follow; Salesforce edits never flow back.
     let s1 = sf_of(&w, "o1");
     w.outlook.edit("o1", |e| e.location = "Zoom".into());
-    w.salesforce.edit(&s1, |e| e.subject = "Renamed in SF".into());
+    w.salesforce
+        .edit(&s1, |e| e.subject = "Renamed in SF".into());
     let plan = w.sync(&s);
-    assert!(plan.operations.iter().all(|op| op.target == Side::Salesforce));
-    assert_eq!(w.outlook.get(&"o1".into()).unwrap().subject, "Recorded call");
+    assert!(
+        plan.operations
+            .iter()
+            .all(|op| op.target == Side::Salesforce)
+    );
+    assert_eq!(
+        w.outlook.get(&"o1".into()).unwrap().subject,
+        "Recorded call"
+    );
 }
 
 #[test]
@@ -334,7 +448,10 @@ fn linked_item_missing_from_a_listing_is_not_deleted_without_confirmation() {
     let salesforce = w.salesforce.snapshot(&w.state);
     let defaults = SyncSettings::default();
     let planner = Planner::new(&defaults);
-    assert_eq!(planner.ids_to_confirm(&outlook, &salesforce, &w.state), vec![(Side::Outlook, ItemId::new("o1"))]);
+    assert_eq!(
+        planner.ids_to_confirm(&outlook, &salesforce, &w.state),
+        vec![(Side::Outlook, ItemId::new("o1"))]
+    );
     let plan = planner.plan(now(), &outlook, &salesforce, &w.state);
     insta::assert_snapshot!(render(&plan));
     assert!(plan.operations.is_empty());
@@ -351,10 +468,23 @@ fn incremental_snapshots_touch_only_what_changed() {
     let defaults = SyncSettings::default();
     let planner = Planner::new(&defaults);
     // Without the counterpart read, nothing is written; with it, one update.
-    let without = planner.plan(now(), &outlook, &Snapshot::changes(vec![], vec![]), &w.state);
+    let without = planner.plan(
+        now(),
+        &outlook,
+        &Snapshot::changes(vec![], vec![]),
+        &w.state,
+    );
     assert!(without.operations.is_empty());
-    assert_eq!(planner.ids_to_confirm(&outlook, &Snapshot::changes(vec![], vec![]), &w.state), vec![(Side::Salesforce, ItemId::new(s2.as_str()))]);
-    let plan = planner.plan(now(), &outlook, &Snapshot::changes(vec![counterpart], vec![]), &w.state);
+    assert_eq!(
+        planner.ids_to_confirm(&outlook, &Snapshot::changes(vec![], vec![]), &w.state),
+        vec![(Side::Salesforce, ItemId::new(s2.as_str()))]
+    );
+    let plan = planner.plan(
+        now(),
+        &outlook,
+        &Snapshot::changes(vec![counterpart], vec![]),
+        &w.state,
+    );
     insta::assert_snapshot!(render(&plan));
     assert_eq!(plan.unchanged, 2);
     assert_eq!(plan.operations[0].fields(), vec![Field::Location]);
@@ -364,7 +494,11 @@ fn incremental_snapshots_touch_only_what_changed() {
 fn interrupted_run_creates_no_duplicate_on_rerun() {
     let mut w = World::default();
     for i in 0..5 {
-        w.outlook.add(event(&format!("o{i}"), &format!("M{i}"), timed(1, 8 + i as u32, 1)));
+        w.outlook.add(event(
+            &format!("o{i}"),
+            &format!("M{i}"),
+            timed(1, 8 + i as u32, 1),
+        ));
     }
     let plan = w.plan(&settings());
     w.apply(&plan, Some(3)); // third create written, never recorded
@@ -382,17 +516,32 @@ fn a_stamped_counterpart_survives_lost_state_but_a_pasted_copy_does_not_steal_it
     let s1 = sf_of(&w, "o1");
     // State lost; Outlook keeps the stamp; a copy-paste cloned the stamp onto o1-copy.
     w.state = Default::default();
-    w.outlook.edit("o1", |e| e.counterpart = Some(s1.as_str().into()));
+    w.outlook
+        .edit("o1", |e| e.counterpart = Some(s1.as_str().into()));
     let mut pasted = w.outlook.get(&"o1".into()).unwrap().clone();
     pasted.id = "o1-copy".into();
     pasted.time = timed(6, 10, 1);
     w.outlook.add(pasted);
-    w.salesforce.edit(&s1, |e| e.counterpart = Some("o1".into()));
+    w.salesforce
+        .edit(&s1, |e| e.counterpart = Some("o1".into()));
     let plan = w.sync(&settings());
-    assert!(plan.operations.iter().all(|op| !matches!(op.action, Action::Delete { .. })));
-    let key_pair = w.state.pairs.iter().find(|p| p.salesforce.id.as_str() == s1).unwrap();
+    assert!(
+        plan.operations
+            .iter()
+            .all(|op| !matches!(op.action, Action::Delete { .. }))
+    );
+    let key_pair = w
+        .state
+        .pairs
+        .iter()
+        .find(|p| p.salesforce.id.as_str() == s1)
+        .unwrap();
     assert_eq!(key_pair.outlook.id.as_str(), "o1");
-    assert_eq!(w.salesforce.events.len(), 4, "the pasted copy was created, nothing duplicated");
+    assert_eq!(
+        w.salesforce.events.len(),
+        4,
+        "the pasted copy was created, nothing duplicated"
+    );
     let _ = Event::new("x", "y", timed(0, 0, 0));
     let _ = Duration::zero();
 }

@@ -119,9 +119,37 @@ fn strip_tags(html: &str) -> String {
 
 /// Tags whose presence means a plain-text copy would lose something the user made.
 const RICH_TAGS: &[&str] = &[
-    "img", "table", "b", "strong", "i", "em", "u", "s", "strike", "font", "a", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "code", "sup", "sub", "hr", "mark",
-    "object", "video", "audio", "svg",
+    "img",
+    "table",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "strike",
+    "font",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "code",
+    "sup",
+    "sub",
+    "hr",
+    "mark",
+    "object",
+    "video",
+    "audio",
+    "svg",
 ];
 
 /// Whether HTML carries formatting or images: any tag from a list of formatting and embedding
@@ -173,7 +201,9 @@ mod tests {
 
     #[test]
     fn formatting_images_and_attachments_are_rich() {
-        assert!(html_is_rich("<html><body><p><b>Bold</b> move</p></body></html>"));
+        assert!(html_is_rich(
+            "<html><body><p><b>Bold</b> move</p></body></html>"
+        ));
         assert!(html_is_rich("<body><img src=\"cid:logo\"></body>"));
         assert!(html_is_rich("<body><p style=\"color:red\">x</p></body>"));
         assert!(Body::html("<body>plain</body>", true).is_rich());
@@ -181,10 +211,15 @@ mod tests {
 
     #[test]
     fn text_is_readable_without_decorations() {
-        let text = html_to_text("<p>Hello&nbsp;<b>world</b></p><ul><li>one</li><li>two</li></ul><a href=\"https://x.test\">site</a>");
+        let text = html_to_text(
+            "<p>Hello&nbsp;<b>world</b></p><ul><li>one</li><li>two</li></ul><a href=\"https://x.test\">site</a>",
+        );
         assert!(text.starts_with("Hello world"), "{text}");
         assert!(!text.contains("**"), "{text}");
-        assert!(text.contains("one") && text.contains("two") && text.contains("site"), "{text}");
+        assert!(
+            text.contains("one") && text.contains("two") && text.contains("site"),
+            "{text}"
+        );
     }
 
     #[test]

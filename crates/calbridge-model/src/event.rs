@@ -387,7 +387,11 @@ mod tests {
 
     fn sample() -> Event {
         let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        Event::new("e1", "Pipeline review", EventTime::timed(start, start + chrono::Duration::hours(1)))
+        Event::new(
+            "e1",
+            "Pipeline review",
+            EventTime::timed(start, start + chrono::Duration::hours(1)),
+        )
     }
 
     #[test]
@@ -401,7 +405,8 @@ mod tests {
         b.sensitivity = Sensitivity::Private;
         b.cancelled = true;
         b.link.what = Some("001A0000006Vm9r".parse().unwrap());
-        b.snap_fields.insert("Type".into(), serde_json::json!("Meeting"));
+        b.snap_fields
+            .insert("Type".into(), serde_json::json!("Meeting"));
         for field in Field::ALL {
             a.set(b.get(field));
             assert_eq!(a.get(field), b.get(field), "{field}");
@@ -427,7 +432,14 @@ mod tests {
         e.subject = "é".repeat(255);
         assert!(e.validate_for(Side::Salesforce).is_ok());
         e.subject.push('x');
-        assert!(matches!(e.validate_for(Side::Salesforce), Err(ModelError::TooLong { field: "subject", len: 256, max: 255 })));
+        assert!(matches!(
+            e.validate_for(Side::Salesforce),
+            Err(ModelError::TooLong {
+                field: "subject",
+                len: 256,
+                max: 255
+            })
+        ));
     }
 
     #[test]

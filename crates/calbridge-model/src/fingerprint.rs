@@ -25,7 +25,7 @@ pub fn normalize_text(text: &str) -> String {
         let line = line.trim_end_matches('\r');
         let mut normal = String::with_capacity(line.len());
         for word in line
-            .split(|c: char| c == ' ' || c == '\t' || c == '\u{a0}' || c == '\r')
+            .split([' ', '\t', '\u{a0}', '\r'])
             .filter(|w| !w.is_empty())
         {
             if !normal.is_empty() {
@@ -314,7 +314,10 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         let mut a = Event::new("a", "Demo", EventTime::timed(start, start));
         let mut b = a.clone();
-        a.body = Body::html("<html><body><div>Line one</div><div>Line two</div></body></html>", false);
+        a.body = Body::html(
+            "<html><body><div>Line one</div><div>Line two</div></body></html>",
+            false,
+        );
         b.body = Body::text(a.body.plain_text().replace('\n', "\r\n"));
         assert_eq!(FieldHashes::of(&a), FieldHashes::of(&b));
     }
@@ -337,17 +340,28 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         let mut e = Event::new("a", " Demo  call ", EventTime::timed(start, start));
         e.body = Body::html("<p>x</p>", true);
-        e.snap_fields.insert("Type".into(), serde_json::json!("Call"));
+        e.snap_fields
+            .insert("Type".into(), serde_json::json!("Call"));
         for field in Field::ALL {
-            assert_eq!(e.field_hash(field), field_fingerprint(&e.get(field)), "{field}");
+            assert_eq!(
+                e.field_hash(field),
+                field_fingerprint(&e.get(field)),
+                "{field}"
+            );
         }
         let day = EventTime::all_day(start.date_naive(), start.date_naive().succ_opt().unwrap());
-        assert_ne!(field_fingerprint(&FieldValue::Time(day)), e.field_hash(Field::Time));
+        assert_ne!(
+            field_fingerprint(&FieldValue::Time(day)),
+            e.field_hash(Field::Time)
+        );
     }
 
     #[test]
     fn fingerprints_are_stable_across_builds() {
         // Pinned: changing the hash would make every stored pair look edited.
-        assert_eq!(field_fingerprint(&FieldValue::Subject("Pipeline review".into())), 0x1cb6_fef6_f789_6812);
+        assert_eq!(
+            field_fingerprint(&FieldValue::Subject("Pipeline review".into())),
+            0x1cb6_fef6_f789_6812
+        );
     }
 }

@@ -277,9 +277,18 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_typed_errors() {
-        for bad in ["", "001", "001A0000006Vm9r!", "001A0000006Vm9rZZZ", "001A0000006Vm9rIA9"] {
+        for bad in [
+            "",
+            "001",
+            "001A0000006Vm9r!",
+            "001A0000006Vm9rZZZ",
+            "001A0000006Vm9rIA9",
+        ] {
             let err = bad.parse::<SalesforceId>().unwrap_err();
-            assert!(matches!(err, ModelError::InvalidSalesforceId { field: "id", .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, ModelError::InvalidSalesforceId { field: "id", .. }),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -211,7 +211,12 @@ mod tests {
 
     #[test]
     fn custom_and_unknown_zones_are_errors() {
-        for name in ["tzone://Microsoft/Custom", "Customized Time Zone", "Mars/Olympus", ""] {
+        for name in [
+            "tzone://Microsoft/Custom",
+            "Customized Time Zone",
+            "Mars/Olympus",
+            "",
+        ] {
             let err = resolve_zone("start.timeZone", name).unwrap_err();
             assert_eq!(err.field(), "start.timeZone");
         }
@@ -220,11 +225,27 @@ mod tests {
     #[test]
     fn validation_catches_reversed_and_absurd_bounds() {
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert!(EventTime::timed(t("2026-01-02T10:00:00Z"), t("2026-01-02T09:00:00Z")).validate().is_err());
-        assert!(EventTime::timed(t("2026-01-02T10:00:00Z"), t("2026-01-02T10:00:00Z")).validate().is_ok());
+        assert!(
+            EventTime::timed(t("2026-01-02T10:00:00Z"), t("2026-01-02T09:00:00Z"))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            EventTime::timed(t("2026-01-02T10:00:00Z"), t("2026-01-02T10:00:00Z"))
+                .validate()
+                .is_ok()
+        );
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert!(EventTime::all_day(d("2026-01-02"), d("2026-01-02")).validate().is_err());
-        assert!(EventTime::all_day(d("2026-01-02"), d("2026-01-03")).validate().is_ok());
+        assert!(
+            EventTime::all_day(d("2026-01-02"), d("2026-01-02"))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            EventTime::all_day(d("2026-01-02"), d("2026-01-03"))
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

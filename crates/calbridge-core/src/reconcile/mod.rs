@@ -94,7 +94,12 @@ impl<'a> Planner<'a> {
     /// a full listing (deleted, or moved out of range?), and the counterpart of a linked item
     /// that changed when the counterpart's side was read incrementally.
     #[must_use]
-    pub fn ids_to_confirm(&self, outlook: &Snapshot, salesforce: &Snapshot, state: &SyncState) -> Vec<(Side, ItemId)> {
+    pub fn ids_to_confirm(
+        &self,
+        outlook: &Snapshot,
+        salesforce: &Snapshot,
+        state: &SyncState,
+    ) -> Vec<(Side, ItemId)> {
         let mut errors = Vec::new();
         let o = SideIndex::new(Side::Outlook, outlook, &mut errors);
         let s = SideIndex::new(Side::Salesforce, salesforce, &mut errors);
@@ -114,7 +119,13 @@ impl<'a> Planner<'a> {
 
     /// Plans a sync of the two snapshots against the stored state.
     #[must_use]
-    pub fn plan(&self, now: DateTime<Utc>, outlook: &Snapshot, salesforce: &Snapshot, state: &SyncState) -> Plan {
+    pub fn plan(
+        &self,
+        now: DateTime<Utc>,
+        outlook: &Snapshot,
+        salesforce: &Snapshot,
+        state: &SyncState,
+    ) -> Plan {
         let window = self.window(now);
         let mut plan = Plan {
             window,
@@ -140,19 +151,35 @@ impl<'a> Planner<'a> {
         let hashes: Vec<(u64, u64)> = state
             .pairs
             .iter()
-            .map(|p| (snapshot::id_hash(&p.outlook.id), snapshot::id_hash(&p.salesforce.id)))
+            .map(|p| {
+                (
+                    snapshot::id_hash(&p.outlook.id),
+                    snapshot::id_hash(&p.salesforce.id),
+                )
+            })
             .collect();
         let positions: Vec<(Option<usize>, Option<usize>)> = state
             .pairs
             .iter()
             .zip(&hashes)
-            .map(|(p, &(ho, hs))| (o.position_hashed(ho, &p.outlook.id), s.position_hashed(hs, &p.salesforce.id)))
+            .map(|(p, &(ho, hs))| {
+                (
+                    o.position_hashed(ho, &p.outlook.id),
+                    s.position_hashed(hs, &p.salesforce.id),
+                )
+            })
             .collect();
         drop(hashes);
         for (stored, &(po, ps)) in state.pairs.iter().zip(&positions) {
             let lo = o.claim_at(po, &stored.outlook.id);
             let ls = s.claim_at(ps, &stored.salesforce.id);
-            pair::reconcile(&mut ctx, stored, lo, ls, (outlook.complete, salesforce.complete));
+            pair::reconcile(
+                &mut ctx,
+                stored,
+                lo,
+                ls,
+                (outlook.complete, salesforce.complete),
+            );
         }
         unpaired::reconcile(&mut ctx, &o, &s, state);
         let mut plan = ctx.plan;
@@ -175,7 +202,13 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(crate) fn skip(&mut self, side: Side, id: &ItemId, reason: SkipReason, field: Option<calbridge_model::Field>) {
+    pub(crate) fn skip(
+        &mut self,
+        side: Side,
+        id: &ItemId,
+        reason: SkipReason,
+        field: Option<calbridge_model::Field>,
+    ) {
         self.plan.skipped.push(Skip {
             side,
             id: id.clone(),
@@ -219,7 +252,11 @@ pub(crate) struct Orphan {
 
 /// The fingerprints of what a side holds now: the stored ones when the version did not move
 /// (no hashing on the fast path), else computed.
-pub(crate) fn current_hashes(event: &Event, version_seen: Option<&calbridge_model::VersionTag>, stored: &FieldHashes) -> FieldHashes {
+pub(crate) fn current_hashes(
+    event: &Event,
+    version_seen: Option<&calbridge_model::VersionTag>,
+    stored: &FieldHashes,
+) -> FieldHashes {
     match (&event.version, version_seen) {
         (Some(now), Some(seen)) if now == seen => *stored,
         _ => FieldHashes::of(event),
@@ -228,7 +265,11 @@ pub(crate) fn current_hashes(event: &Event, version_seen: Option<&calbridge_mode
 
 /// A deterministic idempotency key for creating a copy of `source` on the other side
 /// (`replacing` names the copy it re-creates after a delete).
-pub(crate) fn idempotency_key(source_side: Side, source: &ItemId, replacing: Option<&ItemId>) -> String {
+pub(crate) fn idempotency_key(
+    source_side: Side,
+    source: &ItemId,
+    replacing: Option<&ItemId>,
+) -> String {
     use std::hash::Hasher;
     let mut h = StableHasher::new();
     h.write(source_side.as_str().as_bytes());
@@ -239,7 +280,12 @@ pub(crate) fn idempotency_key(source_side: Side, source: &ItemId, replacing: Opt
     format!("calbridge-{:016x}", h.finish())
 }
 
-fn apply_delete_guard(settings: &SyncSettings, plan: &mut Plan, sides: [&SideIndex<'_>; 2], state: &SyncState) {
+fn apply_delete_guard(
+    settings: &SyncSettings,
+    plan: &mut Plan,
+    sides: [&SideIndex<'_>; 2],
+    state: &SyncState,
+) {
     let guard = settings.delete_guard;
     for index in sides {
         let side = index.side;
@@ -266,7 +312,11 @@ fn apply_delete_guard(settings: &SyncSettings, plan: &mut Plan, sides: [&SideInd
         if !(over_count && over_share) {
             continue;
         }
-        plan.delete_guard.push(GuardTrip { side, deletes, in_range });
+        plan.delete_guard.push(GuardTrip {
+            side,
+            deletes,
+            in_range,
+        });
         let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.operations)
             .into_iter()
             .partition(|op| op.target == side && matches!(op.action, crate::Action::Delete { .. }));
@@ -285,7 +335,12 @@ fn apply_delete_guard(settings: &SyncSettings, plan: &mut Plan, sides: [&SideInd
 }
 
 /// Records an event that cannot be written to `target` as it is.
-pub(crate) fn invalid_for(ctx: &mut Ctx<'_>, source: &Event, source_side: Side, target: Side) -> bool {
+pub(crate) fn invalid_for(
+    ctx: &mut Ctx<'_>,
+    source: &Event,
+    source_side: Side,
+    target: Side,
+) -> bool {
     match source.validate_for(target) {
         Ok(()) => false,
         Err(error) => {

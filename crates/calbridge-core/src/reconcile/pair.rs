@@ -57,18 +57,34 @@ pub(crate) fn reconcile(
 
 /// One side's item was read, its counterpart was not: fine when neither changed (an
 /// incremental read), else the counterpart must be read first.
-fn one_side_read(ctx: &mut Ctx<'_>, stored: &PairState, side: Side, event: &Event, other_complete: bool) {
+fn one_side_read(
+    ctx: &mut Ctx<'_>,
+    stored: &PairState,
+    side: Side,
+    event: &Event,
+    other_complete: bool,
+) {
     let record = stored.side(side);
     let unchanged = current_hashes(event, record.version.as_ref(), &record.hashes) == record.hashes;
     if unchanged && !other_complete {
         ctx.plan.unchanged += 1;
     } else {
-        ctx.skip(side.other(), &stored.side(side.other()).id, SkipReason::Unconfirmed, None);
+        ctx.skip(
+            side.other(),
+            &stored.side(side.other()).id,
+            SkipReason::Unconfirmed,
+            None,
+        );
     }
 }
 
 /// The side whose value wins a conflict on `field`.
-pub(crate) fn winner(ctx: &Ctx<'_>, field: Field, outlook: &Event, salesforce: &Event) -> (Side, ConflictPolicy) {
+pub(crate) fn winner(
+    ctx: &Ctx<'_>,
+    field: Field,
+    outlook: &Event,
+    salesforce: &Event,
+) -> (Side, ConflictPolicy) {
     let policy = ctx.settings.conflict_policy;
     if field == Field::Body && ctx.settings.preserve_formatting && outlook.body.is_rich() {
         // A rich Outlook body is never overwritten, whatever the policy.
@@ -109,7 +125,11 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
     let records = [&stored.outlook, &stored.salesforce];
     let current = [
         current_hashes(o, stored.outlook.version.as_ref(), &stored.outlook.hashes),
-        current_hashes(s, stored.salesforce.version.as_ref(), &stored.salesforce.hashes),
+        current_hashes(
+            s,
+            stored.salesforce.version.as_ref(),
+            &stored.salesforce.hashes,
+        ),
     ];
     if !fresh && current[0] == records[0].hashes && current[1] == records[1].hashes {
         // In step. Record versions that moved without a content change, so the next run
@@ -118,7 +138,10 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
             let mut pair = stored.clone();
             pair.outlook.version.clone_from(&o.version);
             pair.salesforce.version.clone_from(&s.version);
-            ctx.plan.state_changes.push(StateChange::Put { replaces: None, pair });
+            ctx.plan.state_changes.push(StateChange::Put {
+                replaces: None,
+                pair,
+            });
         }
         ctx.plan.unchanged += 1;
         return;
@@ -153,8 +176,8 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
             (false, true) => Side::Salesforce,
             (true, true) if c[0] == c[1] => {
                 // Both made the same change.
-                for i in 0..2 {
-                    next.hashes[i].set(field, c[i]);
+                for (i, hash) in c.into_iter().enumerate() {
+                    next.hashes[i].set(field, hash);
                     next.touched[i].push(field);
                 }
                 continue;
@@ -169,7 +192,12 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
                     winner: win,
                     policy,
                 });
-                ctx.skip(lose, &events[slot(lose)].id, SkipReason::Conflict, Some(field));
+                ctx.skip(
+                    lose,
+                    &events[slot(lose)].id,
+                    SkipReason::Conflict,
+                    Some(field),
+                );
                 // The loser's value is settled: only the winner's change remains to copy.
                 next.hashes[slot(lose)].set(field, c[slot(lose)]);
                 next.touched[slot(lose)].push(field);
@@ -178,7 +206,11 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
         };
         let to = from.other();
         let src = events[slot(from)];
-        if to == Side::Outlook && field == Field::Body && ctx.settings.preserve_formatting && o.body.is_rich() {
+        if to == Side::Outlook
+            && field == Field::Body
+            && ctx.settings.preserve_formatting
+            && o.body.is_rich()
+        {
             ctx.skip(from, &src.id, SkipReason::Masked, Some(field));
             next.pending[slot(from)] = true;
             continue;
@@ -209,7 +241,11 @@ fn emit(ctx: &mut Ctx<'_>, stored: &PairState, events: [&Event; 2], next: Next, 
     if !has_changes[0] && !has_changes[1] {
         let record = |i: usize| SideRecord {
             id: events[i].id.clone(),
-            version: if next.pending[i] { None } else { events[i].version.clone() },
+            version: if next.pending[i] {
+                None
+            } else {
+                events[i].version.clone()
+            },
             hashes: next.hashes[i],
         };
         let pair = PairState {
@@ -217,7 +253,10 @@ fn emit(ctx: &mut Ctx<'_>, stored: &PairState, events: [&Event; 2], next: Next, 
             salesforce: record(1),
         };
         if fresh || pair != *stored {
-            ctx.plan.state_changes.push(StateChange::Put { replaces: None, pair });
+            ctx.plan.state_changes.push(StateChange::Put {
+                replaces: None,
+                pair,
+            });
         }
         if !next.pending[0] && !next.pending[1] {
             ctx.plan.unchanged += 1;

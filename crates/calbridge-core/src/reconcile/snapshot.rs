@@ -115,9 +115,8 @@ impl<'a> SideIndex<'a> {
                 }
                 Entry::Occupied(slot) => {
                     let first = &snapshot.events[*slot.get() as usize].id;
-                    if first == &event.id {
-                        duplicated.insert(&event.id);
-                    } else if collided.insert(&event.id, i).is_some() {
+                    // Same id twice, or a second id with a colliding hash seen twice.
+                    if first == &event.id || collided.insert(&event.id, i).is_some() {
                         duplicated.insert(&event.id);
                     }
                 }

@@ -3,14 +3,23 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use calbridge_model::{Event, EventTime, Field, FieldHashes, ItemId, Side, StableBuildHasher, pairing_key};
+use calbridge_model::{
+    Event, EventTime, Field, FieldHashes, ItemId, Side, StableBuildHasher, pairing_key,
+};
 
 use super::pair::{create_op, merge, winner};
 use super::{Ctx, SideIndex, invalid_for};
-use crate::{Conflict, PairKey, PairState, SideRecord, SkipReason, StateChange, SyncState, WriteKind};
+use crate::{
+    Conflict, PairKey, PairState, SideRecord, SkipReason, StateChange, SyncState, WriteKind,
+};
 
 /// Reconciles every event no stored pair claimed.
-pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>, state: &SyncState) {
+pub(crate) fn reconcile(
+    ctx: &mut Ctx<'_>,
+    o: &SideIndex<'_>,
+    s: &SideIndex<'_>,
+    state: &SyncState,
+) {
     let snap_record = ctx.settings.mode.is_snap_record();
     let mut candidates = [Vec::new(), Vec::new()];
     for (slot, index) in [o, s].into_iter().enumerate() {
@@ -34,17 +43,28 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
         }
     }
     // Survivors of a deleted counterpart, edited since: they need a copy like new events.
-    let mut replaces: HashMap<(usize, usize), (PairKey, ItemId), StableBuildHasher> = HashMap::default();
+    let mut replaces: HashMap<(usize, usize), (PairKey, ItemId), StableBuildHasher> =
+        HashMap::default();
     for orphan in std::mem::take(&mut ctx.orphans) {
-        let (slot, index) = if orphan.side == Side::Outlook { (0, o) } else { (1, s) };
+        let (slot, index) = if orphan.side == Side::Outlook {
+            (0, o)
+        } else {
+            (1, s)
+        };
         if let Some(i) = index.position(&orphan.id) {
             candidates[slot].push(i);
             replaces.insert((slot, i), (orphan.replaces, orphan.gone));
         }
     }
     let [cand_o, cand_s] = candidates;
-    let mut used = [vec![false; o.snapshot.events.len()], vec![false; s.snapshot.events.len()]];
-    let mut is_cand = [vec![false; o.snapshot.events.len()], vec![false; s.snapshot.events.len()]];
+    let mut used = [
+        vec![false; o.snapshot.events.len()],
+        vec![false; s.snapshot.events.len()],
+    ];
+    let mut is_cand = [
+        vec![false; o.snapshot.events.len()],
+        vec![false; s.snapshot.events.len()],
+    ];
     for &i in &cand_o {
         is_cand[0][i] = true;
     }
@@ -66,7 +86,10 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
                 continue;
             };
             let back = &other.snapshot.events[j].counterpart;
-            if is_cand[1 - from][j] && !used[1 - from][j] && (back.is_none() || back.as_ref() == Some(&event.id)) {
+            if is_cand[1 - from][j]
+                && !used[1 - from][j]
+                && (back.is_none() || back.as_ref() == Some(&event.id))
+            {
                 used[from][i] = true;
                 used[1 - from][j] = true;
                 matches.push(if from == 0 { (i, j) } else { (j, i) });
@@ -75,10 +98,14 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
     }
 
     // 2. The same meeting: subject (normalised, any case) and times.
-    let mut by_key: HashMap<(String, EventTime), VecDeque<usize>, StableBuildHasher> = HashMap::default();
+    let mut by_key: HashMap<(String, EventTime), VecDeque<usize>, StableBuildHasher> =
+        HashMap::default();
     for &j in &cand_s {
         if !used[1][j] {
-            by_key.entry(pairing_key(&s.snapshot.events[j])).or_default().push_back(j);
+            by_key
+                .entry(pairing_key(&s.snapshot.events[j]))
+                .or_default()
+                .push_back(j);
         }
     }
     if !by_key.is_empty() {
@@ -86,7 +113,10 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
             if used[0][i] {
                 continue;
             }
-            if let Some(j) = by_key.get_mut(&pairing_key(&o.snapshot.events[i])).and_then(VecDeque::pop_front) {
+            if let Some(j) = by_key
+                .get_mut(&pairing_key(&o.snapshot.events[i]))
+                .and_then(VecDeque::pop_front)
+            {
                 used[0][i] = true;
                 used[1][j] = true;
                 matches.push((i, j));
@@ -103,7 +133,9 @@ pub(crate) fn reconcile(ctx: &mut Ctx<'_>, o: &SideIndex<'_>, s: &SideIndex<'_>,
         }
         for key in [(0, i), (1, j)] {
             if let Some((old, _)) = replaces.get(&key) {
-                ctx.plan.state_changes.push(StateChange::Remove { pair: old.clone() });
+                ctx.plan
+                    .state_changes
+                    .push(StateChange::Remove { pair: old.clone() });
             }
         }
         pair_up(ctx, oe, se);
@@ -133,7 +165,13 @@ fn recreate(ctx: &mut Ctx<'_>, side: Side, event: &Event, old: &PairKey, gone: &
     if invalid_for(ctx, event, side, target) {
         return;
     }
-    let op = create_op(event, side, FieldHashes::of(event), Some(old.clone()), Some(gone));
+    let op = create_op(
+        event,
+        side,
+        FieldHashes::of(event),
+        Some(old.clone()),
+        Some(gone),
+    );
     ctx.push(op);
 }
 
@@ -210,5 +248,9 @@ fn pair_up(ctx: &mut Ctx<'_>, o: &Event, s: &Event) {
 /// The fingerprints of an event with every text field empty.
 fn empty_hashes() -> FieldHashes {
     let epoch = chrono::DateTime::UNIX_EPOCH;
-    FieldHashes::of(&Event::new(ItemId::new(""), "", EventTime::timed(epoch, epoch)))
+    FieldHashes::of(&Event::new(
+        ItemId::new(""),
+        "",
+        EventTime::timed(epoch, epoch),
+    ))
 }

@@ -1,11 +1,19 @@
 //! Test support: a tiny two-calendar world that applies plans the way the engine will, and
 //! a readable rendering of plans for snapshots.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use calbridge_core::{Action, Plan, Planner, Snapshot, StateChange, SyncSettings, SyncState, WriteOutcome};
+use calbridge_core::{
+    Action, Plan, Planner, Snapshot, StateChange, SyncSettings, SyncState, WriteOutcome,
+};
 use calbridge_model::{Body, Event, EventTime, FieldHashes, ItemId, Side, VersionTag};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
@@ -74,7 +82,10 @@ impl Calendar {
 
     fn bump(&mut self) -> (VersionTag, DateTime<Utc>) {
         self.counter += 1;
-        (VersionTag::new(format!("{}-v{}", self.side, self.counter)), tick())
+        (
+            VersionTag::new(format!("{}-v{}", self.side, self.counter)),
+            tick(),
+        )
     }
 
     /// A user adds an event (its id is kept).
@@ -90,7 +101,10 @@ impl Calendar {
     /// A user edits an event.
     pub fn edit(&mut self, id: &str, f: impl FnOnce(&mut Event)) {
         let (v, t) = self.bump();
-        let e = self.events.get_mut(&ItemId::new(id)).expect("edit of a missing event");
+        let e = self
+            .events
+            .get_mut(&ItemId::new(id))
+            .expect("edit of a missing event");
         f(e);
         e.version = Some(v);
         e.last_modified = Some(t);
@@ -119,18 +133,25 @@ impl Calendar {
     /// Applies one planned write. `None` when the write is refused (stale version).
     pub fn apply(&mut self, action: &Action) -> Option<WriteOutcome> {
         match action {
-            Action::Create { event, idempotency_key } => {
-                if let Some(id) = self.keys.get(idempotency_key) {
-                    if let Some(e) = self.events.get(id) {
-                        return Some(WriteOutcome::Created {
-                            id: id.clone(),
-                            version: e.version.clone(),
-                            stored: Some(FieldHashes::of(e)),
-                        });
-                    }
+            Action::Create {
+                event,
+                idempotency_key,
+            } => {
+                if let Some(id) = self.keys.get(idempotency_key)
+                    && let Some(e) = self.events.get(id)
+                {
+                    return Some(WriteOutcome::Created {
+                        id: id.clone(),
+                        version: e.version.clone(),
+                        stored: Some(FieldHashes::of(e)),
+                    });
                 }
                 let (v, t) = self.bump();
-                let id = ItemId::new(format!("{}-{}", if self.side == Side::Outlook { "O" } else { "S" }, self.counter));
+                let id = ItemId::new(format!(
+                    "{}-{}",
+                    if self.side == Side::Outlook { "O" } else { "S" },
+                    self.counter
+                ));
                 let mut e = (**event).clone();
                 e.id = id.clone();
                 e.version = Some(v.clone());
@@ -138,9 +159,17 @@ impl Calendar {
                 let stored = FieldHashes::of(&e);
                 self.events.insert(id.clone(), e);
                 self.keys.insert(idempotency_key.clone(), id.clone());
-                Some(WriteOutcome::Created { id, version: Some(v), stored: Some(stored) })
+                Some(WriteOutcome::Created {
+                    id,
+                    version: Some(v),
+                    stored: Some(stored),
+                })
             }
-            Action::Update { target_id, expected_version, changes } => {
+            Action::Update {
+                target_id,
+                expected_version,
+                changes,
+            } => {
                 let (v, t) = self.bump();
                 let e = self.events.get_mut(target_id)?;
                 if expected_version.is_some() && &e.version != expected_version {
@@ -151,7 +180,10 @@ impl Calendar {
                 }
                 e.version = Some(v.clone());
                 e.last_modified = Some(t);
-                Some(WriteOutcome::Updated { version: Some(v), stored: Some(FieldHashes::of(e)) })
+                Some(WriteOutcome::Updated {
+                    version: Some(v),
+                    stored: Some(FieldHashes::of(e)),
+                })
             }
             Action::Delete { target_id, .. } => {
                 self.events.remove(target_id);
@@ -192,7 +224,12 @@ impl World {
     }
 
     pub fn plan_with(&self, planner: Planner<'_>) -> Plan {
-        planner.plan(now(), &self.outlook.snapshot(&self.state), &self.salesforce.snapshot(&self.state), &self.state)
+        planner.plan(
+            now(),
+            &self.outlook.snapshot(&self.state),
+            &self.salesforce.snapshot(&self.state),
+            &self.state,
+        )
     }
 
     /// Applies a plan as the engine does: the state changes, then each write, recording each
@@ -225,18 +262,55 @@ impl World {
 /// A plan as stable, readable text for snapshots.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
-    writeln!(out, "window: {} .. {}", plan.window.first_day, plan.window.end_day).unwrap();
+    writeln!(
+        out,
+        "window: {} .. {}",
+        plan.window.first_day, plan.window.end_day
+    )
+    .unwrap();
     for op in &plan.operations {
         match &op.action {
             Action::Create { event, .. } => {
-                writeln!(out, "create on {} from {}: {:?} {}", op.target, op.source_id, event.subject, describe_time(&event.time)).unwrap();
+                writeln!(
+                    out,
+                    "create on {} from {}: {:?} {}",
+                    op.target,
+                    op.source_id,
+                    event.subject,
+                    describe_time(&event.time)
+                )
+                .unwrap();
             }
-            Action::Update { target_id, changes, .. } => {
-                let fields: Vec<String> = changes.iter().map(|c| format!("{}={}", c.field(), short(&serde_json::to_value(c).unwrap()["value"]))).collect();
-                writeln!(out, "update {} {} from {}: {}", op.target, target_id, op.source_id, fields.join(", ")).unwrap();
+            Action::Update {
+                target_id, changes, ..
+            } => {
+                let fields: Vec<String> = changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}={}",
+                            c.field(),
+                            short(&serde_json::to_value(c).unwrap()["value"])
+                        )
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "update {} {} from {}: {}",
+                    op.target,
+                    target_id,
+                    op.source_id,
+                    fields.join(", ")
+                )
+                .unwrap();
             }
             Action::Delete { target_id, .. } => {
-                writeln!(out, "delete {} {} (gone: {})", op.target, target_id, op.source_id).unwrap();
+                writeln!(
+                    out,
+                    "delete {} {} (gone: {})",
+                    op.target, target_id, op.source_id
+                )
+                .unwrap();
             }
         }
     }
@@ -245,7 +319,12 @@ pub fn render(plan: &Plan) -> String {
         writeln!(out, "skip {} {}: {}{}", s.side, s.id, s.reason, field).unwrap();
     }
     for c in &plan.conflicts {
-        writeln!(out, "conflict {}/{} {}: {} wins ({:?})", c.outlook_id, c.salesforce_id, c.field, c.winner, c.policy).unwrap();
+        writeln!(
+            out,
+            "conflict {}/{} {}: {} wins ({:?})",
+            c.outlook_id, c.salesforce_id, c.field, c.winner, c.policy
+        )
+        .unwrap();
     }
     for e in &plan.errors {
         writeln!(out, "error {} {}: {}", e.side, e.id, e.error).unwrap();
@@ -261,18 +340,29 @@ pub fn render(plan: &Plan) -> String {
             StateChange::Remove { .. } => remove += 1,
         }
     }
-    writeln!(out, "state: {put} put, {patch} patch, {remove} remove; unchanged: {}", plan.unchanged).unwrap();
+    writeln!(
+        out,
+        "state: {put} put, {patch} patch, {remove} remove; unchanged: {}",
+        plan.unchanged
+    )
+    .unwrap();
     out
 }
 
 fn describe_time(t: &EventTime) -> String {
     match t {
-        EventTime::Timed { start, end, .. } => format!("{} .. {}", start.to_rfc3339(), end.to_rfc3339()),
+        EventTime::Timed { start, end, .. } => {
+            format!("{} .. {}", start.to_rfc3339(), end.to_rfc3339())
+        }
         EventTime::AllDay { start, end } => format!("all day {start} .. {end}"),
     }
 }
 
 fn short(v: &serde_json::Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
 }
