@@ -545,3 +545,18 @@ fn a_stamped_counterpart_survives_lost_state_but_a_pasted_copy_does_not_steal_it
     let _ = Event::new("x", "y", timed(0, 0, 0));
     let _ = Duration::zero();
 }
+
+#[test]
+fn an_echo_of_our_own_write_needs_no_counterpart_read() {
+    let w = synced_world();
+    // An incremental read returns o1 at the version recorded for it (our own write's echo).
+    let echo = w.outlook.get(&"o1".into()).unwrap().clone();
+    let defaults = SyncSettings::default();
+    let planner = Planner::new(&defaults);
+    let outlook = Snapshot::changes(vec![echo], vec![]);
+    let salesforce = Snapshot::changes(vec![], vec![]);
+    assert!(planner.ids_to_confirm(&outlook, &salesforce, &w.state).is_empty());
+    let plan = planner.plan(now(), &outlook, &salesforce, &w.state);
+    assert!(plan.is_empty());
+    assert_eq!(plan.unchanged, 3);
+}

@@ -104,13 +104,22 @@ impl<'a> Planner<'a> {
         let o = SideIndex::new(Side::Outlook, outlook, &mut errors);
         let s = SideIndex::new(Side::Salesforce, salesforce, &mut errors);
         let mut out = Vec::new();
+        // An item read at the version recorded for it did not change (typically our own
+        // write, echoed by an incremental read): its counterpart need not be read.
+        let changed = |index: &SideIndex<'_>, record: &crate::SideRecord| match index.position(&record.id) {
+            Some(i) => {
+                let version = &index.snapshot.events[i].version;
+                version.is_none() || *version != record.version
+            }
+            None => index.mentions(&record.id),
+        };
         for pair in &state.pairs {
             let seen_o = o.mentions(&pair.outlook.id);
             let seen_s = s.mentions(&pair.salesforce.id);
-            if !seen_o && (outlook.complete || seen_s) {
+            if !seen_o && (outlook.complete || changed(&s, &pair.salesforce)) {
                 out.push((Side::Outlook, pair.outlook.id.clone()));
             }
-            if !seen_s && (salesforce.complete || seen_o) {
+            if !seen_s && (salesforce.complete || changed(&o, &pair.outlook)) {
                 out.push((Side::Salesforce, pair.salesforce.id.clone()));
             }
         }
