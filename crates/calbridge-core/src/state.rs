@@ -128,30 +128,77 @@ pub struct SyncState {
 }
 
 impl SyncState {
-    /// Applies changes in order (the in-memory equivalent of a store's commits).
+    /// Applies changes in order (the in-memory equivalent of a store's commits). A pair put
+    /// under an id another pair holds supersedes that pair, as a store's unique ids force.
     pub fn apply(&mut self, changes: impl IntoIterator<Item = StateChange>) {
-        let mut index: std::collections::HashMap<PairKey, usize, StableBuildHasher> = self
-            .pairs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.key(), i))
-            .collect();
+        type Index = std::collections::HashMap<ItemId, usize, StableBuildHasher>;
+        let mut by_outlook: Index = Index::default();
+        let mut by_salesforce: Index = Index::default();
+        for (i, p) in self.pairs.iter().enumerate() {
+            by_outlook.insert(p.outlook.id.clone(), i);
+            by_salesforce.insert(p.salesforce.id.clone(), i);
+        }
         let mut removed: HashSet<usize, StableBuildHasher> = HashSet::default();
+        let forget = |i: usize,
+                      pairs: &[PairState],
+                      o: &mut Index,
+                      s: &mut Index,
+                      removed: &mut HashSet<usize, StableBuildHasher>| {
+            if removed.insert(i) {
+                o.remove(&pairs[i].outlook.id);
+                s.remove(&pairs[i].salesforce.id);
+            }
+        };
         for change in changes {
             match change {
                 StateChange::Put { replaces, pair } => {
-                    if let Some(old) = replaces.and_then(|k| index.remove(&k)) {
-                        removed.insert(old);
+                    if let Some(old) = replaces.and_then(|k| {
+                        by_outlook
+                            .get(&k.outlook)
+                            .copied()
+                            .filter(|&i| self.pairs[i].salesforce.id == k.salesforce)
+                    }) {
+                        forget(
+                            old,
+                            &self.pairs,
+                            &mut by_outlook,
+                            &mut by_salesforce,
+                            &mut removed,
+                        );
                     }
-                    if let Some(&existing) = index.get(&pair.key()) {
-                        self.pairs[existing] = pair;
-                    } else {
-                        index.insert(pair.key(), self.pairs.len());
-                        self.pairs.push(pair);
+                    let same = by_outlook
+                        .get(&pair.outlook.id)
+                        .copied()
+                        .filter(|&i| self.pairs[i].salesforce.id == pair.salesforce.id);
+                    if let Some(i) = same {
+                        self.pairs[i] = pair;
+                        continue;
                     }
+                    for i in [
+                        by_outlook.get(&pair.outlook.id).copied(),
+                        by_salesforce.get(&pair.salesforce.id).copied(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        forget(
+                            i,
+                            &self.pairs,
+                            &mut by_outlook,
+                            &mut by_salesforce,
+                            &mut removed,
+                        );
+                    }
+                    by_outlook.insert(pair.outlook.id.clone(), self.pairs.len());
+                    by_salesforce.insert(pair.salesforce.id.clone(), self.pairs.len());
+                    self.pairs.push(pair);
                 }
                 StateChange::Patch { pair, side, patch } => {
-                    if let Some(&i) = index.get(&pair) {
+                    let found = by_outlook
+                        .get(&pair.outlook)
+                        .copied()
+                        .filter(|&i| self.pairs[i].salesforce.id == pair.salesforce);
+                    if let Some(i) = found {
                         let record = self.pairs[i].side_mut(side);
                         record.version = patch.version;
                         for (field, hash) in patch.hashes {
@@ -160,8 +207,18 @@ impl SyncState {
                     }
                 }
                 StateChange::Remove { pair } => {
-                    if let Some(i) = index.remove(&pair) {
-                        removed.insert(i);
+                    let found = by_outlook
+                        .get(&pair.outlook)
+                        .copied()
+                        .filter(|&i| self.pairs[i].salesforce.id == pair.salesforce);
+                    if let Some(i) = found {
+                        forget(
+                            i,
+                            &self.pairs,
+                            &mut by_outlook,
+                            &mut by_salesforce,
+                            &mut removed,
+                        );
                     }
                 }
             }

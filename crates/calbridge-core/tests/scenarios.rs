@@ -555,7 +555,11 @@ fn an_echo_of_our_own_write_needs_no_counterpart_read() {
     let planner = Planner::new(&defaults);
     let outlook = Snapshot::changes(vec![echo], vec![]);
     let salesforce = Snapshot::changes(vec![], vec![]);
-    assert!(planner.ids_to_confirm(&outlook, &salesforce, &w.state).is_empty());
+    assert!(
+        planner
+            .ids_to_confirm(&outlook, &salesforce, &w.state)
+            .is_empty()
+    );
     let plan = planner.plan(now(), &outlook, &salesforce, &w.state);
     assert!(plan.is_empty());
     assert_eq!(plan.unchanged, 3);

@@ -106,13 +106,14 @@ impl<'a> Planner<'a> {
         let mut out = Vec::new();
         // An item read at the version recorded for it did not change (typically our own
         // write, echoed by an incremental read): its counterpart need not be read.
-        let changed = |index: &SideIndex<'_>, record: &crate::SideRecord| match index.position(&record.id) {
-            Some(i) => {
-                let version = &index.snapshot.events[i].version;
-                version.is_none() || *version != record.version
-            }
-            None => index.mentions(&record.id),
-        };
+        let changed =
+            |index: &SideIndex<'_>, record: &crate::SideRecord| match index.position(&record.id) {
+                Some(i) => {
+                    let version = &index.snapshot.events[i].version;
+                    version.is_none() || *version != record.version
+                }
+                None => index.mentions(&record.id),
+            };
         for pair in &state.pairs {
             let seen_o = o.mentions(&pair.outlook.id);
             let seen_s = s.mentions(&pair.salesforce.id);

@@ -1,0 +1,119 @@
+//! The calendar-provider abstraction of calbridge.
+//!
+//! A [`CalendarProvider`] is one calendar on one side — an Outlook calendar through Microsoft
+//! Graph, a Salesforce user's events, or the [`InMemoryProvider`] used in tests and examples.
+//! It lists a window (paging internally, returning a complete snapshot), reports changes since
+//! an opaque cursor, reads one event by id, and applies batches of writes with optimistic
+//! concurrency (updates and deletes carry the version they were planned against) and
+//! idempotent creates (a repeated idempotency key creates one event).
+//!
+//! Every provider runs the same `conformance` suite (module `conformance`, feature
+//! `conformance`).
+
+mod error;
+mod memory;
+mod types;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use error::{BoxError, ErrorKind, ProviderError};
+pub use memory::{Fault, FaultError, InMemoryProvider};
+pub use types::{Capabilities, Changes, Cursor, ListWindow, Listing, Write, WriteResult};
+
+use async_trait::async_trait;
+
+use calbridge_model::{Event, ItemId, Side};
+
+/// One calendar on one side.
+///
+/// Implementations must be cheap to share (`Send + Sync`); the engine calls them from one
+/// task at a time per calendar pair but never assumes more.
+#[async_trait]
+pub trait CalendarProvider: Send + Sync + std::fmt::Debug {
+    /// Which side this calendar is.
+    fn side(&self) -> Side;
+
+    /// What this provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Every event overlapping `window`, all pages read, plus a cursor for
+    /// [`CalendarProvider::changes`] when the provider supports incremental reads.
+    /// Items that exist but cannot be mapped are returned in [`Listing::broken`], never
+    /// dropped.
+    ///
+    /// # Errors
+    /// Any [`ProviderError`]; a failed page fails the whole listing.
+    async fn list(&self, window: &ListWindow) -> Result<Listing, ProviderError>;
+
+    /// What changed in `window` since `cursor`: new and edited events, removed ids (which
+    /// the engine confirms by id before treating as deletions), and the next cursor.
+    ///
+    /// # Errors
+    /// [`ProviderError::CursorExpired`] when the cursor is no longer valid (list again);
+    /// any other [`ProviderError`].
+    async fn changes(&self, cursor: &Cursor, window: &ListWindow)
+    -> Result<Changes, ProviderError>;
+
+    /// One event by id; `Ok(None)` when it is gone.
+    ///
+    /// # Errors
+    /// Any [`ProviderError`] but `NotFound` (which is `Ok(None)`).
+    async fn get(&self, id: &ItemId) -> Result<Option<Event>, ProviderError>;
+
+    /// Applies writes, at most [`Capabilities::max_batch`] at once, returning one result per
+    /// write in the same order. A failed write does not fail the others.
+    async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>>;
+
+    /// How many requests this provider has sent so far (for reports). Providers that do not
+    /// count answer 0.
+    fn requests(&self) -> u64 {
+        0
+    }
+}
+
+#[async_trait]
+impl<P: CalendarProvider + ?Sized> CalendarProvider for std::sync::Arc<P> {
+    fn side(&self) -> Side {
+        (**self).side()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    async fn list(&self, window: &ListWindow) -> Result<Listing, ProviderError> {
+        (**self).list(window).await
+    }
+
+    async fn changes(
+        &self,
+        cursor: &Cursor,
+        window: &ListWindow,
+    ) -> Result<Changes, ProviderError> {
+        (**self).changes(cursor, window).await
+    }
+
+    async fn get(&self, id: &ItemId) -> Result<Option<Event>, ProviderError> {
+        (**self).get(id).await
+    }
+
+    async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>> {
+        (**self).apply(writes).await
+    }
+
+    fn requests(&self) -> u64 {
+        (**self).requests()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trait_is_object_safe() {
+        fn takes(_: &dyn CalendarProvider) {}
+        takes(&InMemoryProvider::new(Side::Outlook));
+    }
+}

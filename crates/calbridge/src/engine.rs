@@ -1,0 +1,527 @@
+//! The sync engine: fetch → plan → (preview | apply) → record.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use tracing::{Instrument, info, info_span};
+
+use calbridge_core::{Plan, Planner, Snapshot, SyncSettings};
+use calbridge_model::{FieldValue, ItemId, RecordLink, Side, SnapFields};
+use calbridge_provider::{CalendarProvider, ErrorKind, ListWindow, Write};
+use calbridge_store::{RunRecord, StateStore};
+
+use crate::apply::{Applier, Stale};
+use crate::fetch::{SideRead, confirm_linked, read_side, with_retry};
+use crate::report::{Notify, Report};
+use crate::retry::{Jitter, RetryPolicy};
+use crate::{Clock, EngineError, SyncObserver, SystemClock};
+
+/// Options for one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// The user confirmed a mass delete: the delete guard does not hold this run.
+    pub confirm_deletes: bool,
+}
+
+/// A preview: the plan a sync would carry out, and its report.
+#[derive(Debug)]
+pub struct Preview {
+    /// The plan.
+    pub plan: Plan,
+    /// What the run would do, counted.
+    pub report: Report,
+}
+
+/// Keeps one Outlook calendar and one Salesforce calendar in step.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), calbridge::EngineError> {
+/// use std::sync::Arc;
+/// use calbridge::{SyncEngine, SyncSettings};
+/// use calbridge::provider::InMemoryProvider;
+/// use calbridge::store::SqliteStore;
+/// use calbridge::model::Side;
+///
+/// let engine = SyncEngine::builder(
+///     InMemoryProvider::new(Side::Outlook),
+///     InMemoryProvider::new(Side::Salesforce),
+///     SqliteStore::open("calbridge-state.sqlite")?,
+/// )
+/// .settings(SyncSettings::default())
+/// .build()?;
+/// let preview = engine.preview().await?;
+/// println!("{}", preview.report);
+/// let report = engine.sync().await?;
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
+pub struct SyncEngine {
+    outlook: Arc<dyn CalendarProvider>,
+    salesforce: Arc<dyn CalendarProvider>,
+    store: Arc<dyn StateStore>,
+    settings: SyncSettings,
+    zone: Tz,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    observer: Option<Arc<dyn SyncObserver>>,
+    jitter_seed: u64,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("outlook", &self.outlook)
+            .field("salesforce", &self.salesforce)
+            .field("store", &self.store)
+            .field("zone", &self.zone)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`SyncEngine`].
+pub struct SyncEngineBuilder {
+    outlook: Arc<dyn CalendarProvider>,
+    salesforce: Arc<dyn CalendarProvider>,
+    store: Arc<dyn StateStore>,
+    settings: SyncSettings,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    observer: Option<Arc<dyn SyncObserver>>,
+    jitter_seed: u64,
+}
+
+impl std::fmt::Debug for SyncEngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngineBuilder").finish_non_exhaustive()
+    }
+}
+
+impl SyncEngineBuilder {
+    /// The settings (default: [`SyncSettings::default`]).
+    #[must_use]
+    pub fn settings(mut self, settings: SyncSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// How transient failures are retried.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Who hears about progress, failures, conflicts and summaries.
+    #[must_use]
+    pub fn observer(mut self, observer: impl SyncObserver + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Seeds the retry jitter (for reproducible tests).
+    #[must_use]
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = seed;
+        self
+    }
+
+    /// Checks the settings and builds the engine.
+    ///
+    /// # Errors
+    /// [`EngineError::Settings`] when the settings are invalid;
+    /// [`EngineError::Mode`] when a provider is on the wrong side.
+    pub fn build(self) -> Result<SyncEngine, EngineError> {
+        self.settings.validate()?;
+        if self.outlook.side() != Side::Outlook || self.salesforce.side() != Side::Salesforce {
+            return Err(EngineError::Mode(
+                "the first provider must be Outlook and the second Salesforce",
+            ));
+        }
+        let zone = self.settings.time_zone.unwrap_or_else(local_zone);
+        Ok(SyncEngine {
+            outlook: self.outlook,
+            salesforce: self.salesforce,
+            store: self.store,
+            settings: self.settings,
+            zone,
+            clock: self.clock,
+            retry: self.retry,
+            observer: self.observer,
+            jitter_seed: self.jitter_seed,
+        })
+    }
+}
+
+/// The machine's zone, or UTC when it cannot be told (a bare container).
+fn local_zone() -> Tz {
+    iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(Tz::UTC)
+}
+
+impl SyncEngine {
+    /// Starts building an engine for an Outlook provider, a Salesforce provider and a store.
+    pub fn builder(
+        outlook: impl CalendarProvider + 'static,
+        salesforce: impl CalendarProvider + 'static,
+        store: impl StateStore + 'static,
+    ) -> SyncEngineBuilder {
+        SyncEngineBuilder {
+            outlook: Arc::new(outlook),
+            salesforce: Arc::new(salesforce),
+            store: Arc::new(store),
+            settings: SyncSettings::default(),
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            observer: None,
+            jitter_seed: 0x5eed,
+        }
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &SyncSettings {
+        &self.settings
+    }
+
+    /// The user's zone (the settings' or the machine's).
+    #[must_use]
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// The clock the engine uses.
+    #[must_use]
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// The state store.
+    #[must_use]
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
+    }
+
+    fn providers(&self) -> [&dyn CalendarProvider; 2] {
+        [&*self.outlook, &*self.salesforce]
+    }
+
+    fn notify(&self) -> Notify<'_> {
+        Notify {
+            observer: self.observer.as_deref(),
+            settings: self.settings.notifications,
+        }
+    }
+
+    fn planner(&self, options: SyncOptions) -> Planner<'_> {
+        Planner::new(&self.settings)
+            .zone(self.zone)
+            .confirm_deletes(options.confirm_deletes)
+    }
+
+    /// Reads both sides and plans, writing nothing. The recommended first run.
+    ///
+    /// # Errors
+    /// [`EngineError`] when a side cannot be read or the state cannot be loaded.
+    pub async fn preview(&self) -> Result<Preview, EngineError> {
+        let started = self.clock.now();
+        let before = self.providers().map(|p| p.requests());
+        let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
+        let (plan, reads) = self
+            .read_and_plan(SyncOptions::default(), &mut jitter)
+            .await?;
+        let mut report = Report::new(started, true);
+        report.absorb_plan(&plan);
+        for op in &plan.operations {
+            let counts = report.side_mut(op.target);
+            match op.action {
+                calbridge_core::Action::Create { .. } => counts.created += 1,
+                calbridge_core::Action::Update { .. } => counts.updated += 1,
+                calbridge_core::Action::Delete { .. } => counts.deleted += 1,
+            }
+        }
+        self.finish_counts(&mut report, &reads, before);
+        Ok(Preview { plan, report })
+    }
+
+    /// Plans and applies a sync.
+    ///
+    /// # Errors
+    /// [`EngineError::Auth`] when a side refuses our credentials (the run stops; every
+    /// write recorded so far is safe); [`EngineError::Read`] and [`EngineError::Store`].
+    /// Per-item failures do not fail the run: they are in the report.
+    pub async fn sync(&self) -> Result<Report, EngineError> {
+        self.sync_with(SyncOptions::default()).await
+    }
+
+    /// [`SyncEngine::sync`] with options (such as confirming a mass delete).
+    ///
+    /// # Errors
+    /// As [`SyncEngine::sync`].
+    pub async fn sync_with(&self, options: SyncOptions) -> Result<Report, EngineError> {
+        let started = self.clock.now();
+        let span = info_span!("sync", started = %started);
+        self.run(options, started).instrument(span).await
+    }
+
+    async fn run(
+        &self,
+        options: SyncOptions,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Report, EngineError> {
+        let before = self.providers().map(|p| p.requests());
+        let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
+        let (plan, reads) = self.read_and_plan(options, &mut jitter).await?;
+        let mut report = Report::new(started, false);
+        report.absorb_plan(&plan);
+        let notify = self.notify();
+        notify.conflicts(&plan.conflicts);
+        if plan.is_held() {
+            info!(
+                trips = plan.delete_guard.len(),
+                "delete guard held the run; nothing written"
+            );
+            self.finish(&mut report, &reads, before, false).await?;
+            return Ok(report);
+        }
+        let stale = {
+            let mut applier = Applier {
+                providers: self.providers(),
+                store: &*self.store,
+                clock: &*self.clock,
+                policy: &self.retry,
+                jitter: &mut jitter,
+                notify: &notify,
+                report: &mut report,
+            };
+            applier.apply(&plan, false).await?
+        };
+        if !stale.is_empty() {
+            self.replan_stale(&stale, &mut jitter, &notify, &mut report)
+                .await?;
+        }
+        let clean = report.is_clean();
+        self.finish(&mut report, &reads, before, clean).await?;
+        Ok(report)
+    }
+
+    /// Reads both sides, confirms what must be confirmed, and plans.
+    async fn read_and_plan(
+        &self,
+        options: SyncOptions,
+        jitter: &mut Jitter,
+    ) -> Result<(Plan, [SideRead; 2]), EngineError> {
+        let state = self.store.load().await?;
+        let now = self.clock.now();
+        let planner = self.planner(options);
+        let window = planner.window(now);
+        let list_window = ListWindow {
+            start: window.start,
+            end: window.end,
+        };
+        let clock = &*self.clock;
+        let outlook = read_side(
+            &*self.outlook,
+            &*self.store,
+            list_window,
+            clock,
+            &self.retry,
+            jitter,
+        )
+        .await?;
+        let salesforce = read_side(
+            &*self.salesforce,
+            &*self.store,
+            list_window,
+            clock,
+            &self.retry,
+            jitter,
+        )
+        .await?;
+        let mut reads = [outlook, salesforce];
+        confirm_linked(
+            &planner,
+            self.providers(),
+            &mut reads,
+            &state,
+            clock,
+            &self.retry,
+            jitter,
+        )
+        .await?;
+        let plan = planner.plan(now, &reads[0].snapshot, &reads[1].snapshot, &state);
+        Ok((plan, reads))
+    }
+
+    /// Writes refused as stale: read both items again and plan them again, once.
+    async fn replan_stale(
+        &self,
+        stale: &[Stale],
+        jitter: &mut Jitter,
+        notify: &Notify<'_>,
+        report: &mut Report,
+    ) -> Result<(), EngineError> {
+        let mut snapshots = [
+            Snapshot::changes(Vec::new(), Vec::new()),
+            Snapshot::changes(Vec::new(), Vec::new()),
+        ];
+        for s in stale {
+            for (side, id) in [(s.target, &s.target_id), (s.target.other(), &s.source_id)] {
+                let slot = usize::from(side == Side::Salesforce);
+                let ids = [id.clone()];
+                crate::fetch::confirm(
+                    self.providers()[slot],
+                    &ids,
+                    &mut snapshots[slot],
+                    &*self.clock,
+                    &self.retry,
+                    jitter,
+                )
+                .await
+                .map_err(|source| match source.kind() {
+                    ErrorKind::Auth => EngineError::Auth { side, source },
+                    _ => EngineError::Read { side, source },
+                })?;
+            }
+        }
+        let state = self.store.load().await?;
+        let plan = self.planner(SyncOptions::default()).plan(
+            self.clock.now(),
+            &snapshots[0],
+            &snapshots[1],
+            &state,
+        );
+        notify.conflicts(&plan.conflicts);
+        report.conflicts.extend(plan.conflicts.iter().cloned());
+        let mut applier = Applier {
+            providers: self.providers(),
+            store: &*self.store,
+            clock: &*self.clock,
+            policy: &self.retry,
+            jitter,
+            notify,
+            report,
+        };
+        applier.apply(&plan, true).await?;
+        Ok(())
+    }
+
+    fn finish_counts(&self, report: &mut Report, reads: &[SideRead; 2], before: [u64; 2]) {
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            let counts = report.side_mut(side);
+            counts.full_listing = reads[i].full;
+            counts.requests = self.providers()[i].requests().saturating_sub(before[i]);
+        }
+        report.finished_at = self.clock.now();
+    }
+
+    /// Stores the cursors (only after a clean run: a failed item must be read again) and the
+    /// run record, and tells the observer.
+    async fn finish(
+        &self,
+        report: &mut Report,
+        reads: &[SideRead; 2],
+        before: [u64; 2],
+        clean: bool,
+    ) -> Result<(), EngineError> {
+        if clean {
+            for (i, side) in Side::BOTH.into_iter().enumerate() {
+                if let Some(cursor) = &reads[i].next_cursor {
+                    self.store.set_cursor(side, Some(&cursor.0)).await?;
+                }
+            }
+        }
+        self.finish_counts(report, reads, before);
+        self.store
+            .record_run(&RunRecord {
+                started_at: report.started_at,
+                finished_at: report.finished_at,
+                completed: report.held.is_empty(),
+                report: report.to_json(),
+            })
+            .await?;
+        self.notify().finished(report);
+        info!(
+            writes = report.writes(),
+            errors = report.errors.len(),
+            "run finished"
+        );
+        Ok(())
+    }
+
+    /// Relates an Outlook event to Salesforce records and sets snap fields on it. The values
+    /// are written to the Outlook event at once (in calbridge's extended property); the next
+    /// sync carries them to Salesforce.
+    ///
+    /// # Errors
+    /// [`EngineError::NotFound`] when the event does not exist; [`EngineError::Write`] when
+    /// the write fails.
+    pub async fn relate(
+        &self,
+        outlook_id: &ItemId,
+        link: RecordLink,
+        snap_fields: SnapFields,
+    ) -> Result<(), EngineError> {
+        let side = Side::Outlook;
+        let mut jitter = Jitter::new(self.jitter_seed);
+        let event = with_retry(&*self.clock, &self.retry, &mut jitter, || {
+            self.outlook.get(outlook_id)
+        })
+        .await
+        .map_err(|source| EngineError::Write {
+            side,
+            id: outlook_id.clone(),
+            source,
+        })?
+        .ok_or_else(|| EngineError::NotFound {
+            side,
+            id: outlook_id.clone(),
+        })?;
+        let write = Write::Update {
+            id: outlook_id.clone(),
+            expected_version: event.version.clone(),
+            changes: vec![
+                FieldValue::Related(link),
+                FieldValue::SnapFields(snap_fields),
+            ],
+        };
+        let mut results = self.outlook.apply(vec![write]).await;
+        match results.pop() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(source)) => Err(EngineError::Write {
+                side,
+                id: outlook_id.clone(),
+                source,
+            }),
+            None => Err(EngineError::Write {
+                side,
+                id: outlook_id.clone(),
+                source: calbridge_provider::ProviderError::permanent("no result"),
+            }),
+        }
+    }
+
+    /// Records an Outlook event for SnapRecord and pushes it to Salesforce with a sync.
+    ///
+    /// # Errors
+    /// [`EngineError::Mode`] unless the mode is SnapRecord; otherwise as
+    /// [`SyncEngine::sync`].
+    pub async fn snap(&self, outlook_id: &ItemId) -> Result<Report, EngineError> {
+        if !self.settings.mode.is_snap_record() {
+            return Err(EngineError::Mode(
+                "snap needs SnapRecord mode; auto sync pushes every event",
+            ));
+        }
+        self.store.set_snapped(outlook_id, true).await?;
+        self.sync().await
+    }
+}
