@@ -41,7 +41,7 @@ async fn runs_on_schedule_across_the_november_dst_change() {
 
     let fired = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(tokio::sync::Notify::new());
-    let (f, s, c) = (fired.clone(), stop.clone(), clock.clone());
+    let (f, s, c) = (Arc::clone(&fired), Arc::clone(&stop), clock.clone());
     let runs = engine
         .run_auto(&schedule, async move { s.notified().await }, move |run| {
             assert!(run.outcome.is_ok(), "{:?}", run.outcome);

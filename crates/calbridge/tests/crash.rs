@@ -33,12 +33,12 @@ fn engine_over(
 ) -> SyncEngine {
     let store = CrashingStore {
         inner: SqliteStore::open(path).unwrap(),
-        switch: switch.clone(),
+        switch: Arc::clone(&switch),
     };
     SyncEngine::builder(
         CrashingProvider {
             inner: outlook.clone(),
-            switch: switch.clone(),
+            switch: Arc::clone(&switch),
         },
         CrashingProvider {
             inner: salesforce.clone(),
@@ -115,13 +115,14 @@ async fn killed_at_every_call_and_commit_then_rerun_converges() {
     let path = dir.path().join("state.sqlite");
     let (outlook, salesforce) = prepared(&path).await;
     let counter = CrashSwitch::new(0);
-    engine_over(&outlook, &salesforce, &path, counter.clone())
+    engine_over(&outlook, &salesforce, &path, Arc::clone(&counter))
         .sync()
         .await
         .unwrap();
     check(&outlook, &salesforce, "uninterrupted");
     let total = counter.calls.load(Ordering::SeqCst);
     assert!(total >= 10, "too few crash points: {total}");
+    eprintln!("crash points: {total}");
 
     for k in 1..=total {
         let dir = tempfile::tempdir().unwrap();
@@ -129,7 +130,7 @@ async fn killed_at_every_call_and_commit_then_rerun_converges() {
         let (outlook, salesforce) = prepared(&path).await;
         let switch = CrashSwitch::new(k);
         {
-            let engine = engine_over(&outlook, &salesforce, &path, switch.clone());
+            let engine = engine_over(&outlook, &salesforce, &path, Arc::clone(&switch));
             tokio::select! {
                 result = engine.sync() => panic!("run {k} of {total} was meant to die, finished with {result:?}"),
                 () = switch.crashed.notified() => {}

@@ -172,11 +172,13 @@ async fn a_permanent_failure_on_one_item_is_reported_and_the_rest_applied() {
 }
 
 #[tokio::test]
-async fn an_auth_failure_stops_the_run_and_a_rerun_finishes_without_duplicates() {
+async fn an_auth_failure_mid_run_stops_it_and_a_rerun_finishes_without_duplicates() {
     let (outlook, salesforce) = calendars();
+    let salesforce = salesforce.with_max_batch(1);
     let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
-    // Call 1 is the listing, call 2 the first write batch: it succeeds, call 3 is refused.
-    salesforce.inject(Fault::FailAllCalls {
+    // Call 1 lists Salesforce, call 2 creates the first copy, call 3 is refused.
+    salesforce.inject(Fault::FailCall {
+        call: 3,
         error: FaultError::Auth,
     });
     let err = engine.sync().await.unwrap_err();
@@ -190,8 +192,13 @@ async fn an_auth_failure_stops_the_run_and_a_rerun_finishes_without_duplicates()
         ),
         "{err}"
     );
-    salesforce.clear_faults();
-    engine.sync().await.unwrap();
+    assert_eq!(
+        salesforce.len(),
+        3,
+        "one copy made before the refusal, nothing after"
+    );
+    let report = engine.sync().await.unwrap();
+    assert_eq!(report.salesforce.created, 2, "{report}");
     assert_converged(&outlook, &salesforce);
 }
 
@@ -249,7 +256,7 @@ async fn a_stale_version_is_read_again_and_planned_again() {
     let victim = std::sync::Arc::new(std::sync::Mutex::new(None));
     let interfering = EditsBeforeWrite {
         inner: salesforce.clone(),
-        victim: victim.clone(),
+        victim: std::sync::Arc::clone(&victim),
     };
     let engine = calbridge::SyncEngine::builder(outlook.clone(), interfering, MemoryStore::new())
         .settings(settings())
@@ -272,6 +279,13 @@ async fn a_stale_version_is_read_again_and_planned_again() {
     *victim.lock().unwrap() = Some(copy.id.clone());
     let report = engine.sync().await.unwrap();
     assert!(report.errors.is_empty(), "{report}");
+    // The refused write was read again and planned again in the same run: the Salesforce
+    // edit went to Outlook and the Outlook edit to Salesforce.
+    assert_eq!(
+        (report.outlook.updated, report.salesforce.updated),
+        (1, 1),
+        "{report}"
+    );
     let copy = salesforce.event(&copy.id).unwrap();
     assert_eq!(
         (copy.location.as_str(), copy.subject.as_str()),
