@@ -79,21 +79,25 @@ fn engine(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("no_change_resync", n), &n, |b, _| {
             b.iter(|| run(&rt, &w.engine))
         });
+        let round = std::cell::Cell::new(0usize);
         group.bench_with_input(
             BenchmarkId::new("resync_after_1pct_edits", n),
             &n,
             |b, &n| {
                 b.iter_batched(
                     || {
+                        // Fixed-length values: repeated rounds must not grow the events.
+                        round.set(round.get() + 1);
+                        let r = round.get();
                         let o = w.outlook.events();
                         let s = w.salesforce.events();
                         for (k, e) in o.iter().step_by(100).enumerate().take(n / 100) {
                             w.outlook
-                                .user_edit(&e.id, |e| e.location = format!("Moved {k}"));
+                                .user_edit(&e.id, |e| e.location = format!("Moved {r}-{k}"));
                         }
                         for (k, e) in s.iter().skip(50).step_by(100).enumerate().take(n / 100) {
                             w.salesforce
-                                .user_edit(&e.id, |e| e.subject = format!("{} ({k})", e.subject));
+                                .user_edit(&e.id, |e| e.subject = format!("Renamed {r}-{k}"));
                         }
                     },
                     |()| run(&rt, &w.engine),

@@ -1,86 +1,97 @@
-//! Quickstart: plans a sync between a sales rep's Outlook week and their Salesforce calendar,
-//! prints the preview, records it as if every write succeeded, then plans again after edits
-//! on both sides.
+//! Quickstart: a sales rep's week in Outlook and their Salesforce calendar, kept in step by
+//! the calbridge engine with durable SQLite state.
 //!
-//! This version exercises the reconcile core only (no network); the engine and the
-//! emulator-backed connectors build on the same plans.
+//! It previews the first sync as a table, applies it, prints the run's report, then edits
+//! both sides (the same field on both) and syncs again to show an incremental run and its
+//! conflict resolution. The calendars are in-memory; the Graph and Salesforce connectors
+//! plug in the same way.
 
-use calbridge_core::{
-    Action, Plan, Planner, Snapshot, StateChange, SyncSettings, SyncState, WriteOutcome,
-};
-use calbridge_model::{Body, Event, EventTime, FieldHashes, ItemId, Sensitivity, Side, VersionTag};
+use calbridge::core::{Action, Plan};
+use calbridge::model::{Body, Event, EventTime, Sensitivity, Side};
+use calbridge::provider::InMemoryProvider;
+use calbridge::store::SqliteStore;
+use calbridge::{EngineError, ManualClock, SyncEngine, SyncSettings};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), EngineError> {
+    // A fixed "now" keeps the output the same on every machine.
     let now = Utc
-        .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+        .with_ymd_and_hms(2026, 11, 23, 13, 0, 0)
         .single()
         .unwrap_or_default();
     let zone = chrono_tz::America::New_York;
-    let settings = SyncSettings {
+    let outlook = InMemoryProvider::new(Side::Outlook).with_start_time(now - Duration::days(7));
+    // Each in-memory calendar keeps its own modification clock; Salesforce's runs a day
+    // ahead here, so its edits count as the newer ones.
+    let salesforce =
+        InMemoryProvider::new(Side::Salesforce).with_start_time(now - Duration::days(6));
+    outlook.seed(week_in_outlook(now));
+    salesforce.seed(week_in_salesforce(now));
+
+    let dir = tempfile::tempdir().map_err(|source| calbridge::store::StoreError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let state = dir.path().join("calbridge-state.sqlite");
+    let engine = SyncEngine::builder(
+        outlook.clone(),
+        salesforce.clone(),
+        SqliteStore::open(&state)?,
+    )
+    .settings(SyncSettings {
         time_zone: Some(zone),
         ..SyncSettings::default()
-    };
-    let planner = Planner::new(&settings);
-
-    let mut outlook = week_in_outlook(now);
-    let mut salesforce = week_in_salesforce(now);
-    let mut state = SyncState::default();
+    })
+    .clock(ManualClock::new(now))
+    .build()?;
 
     println!(
-        "calbridge quickstart — Outlook ⇄ Salesforce, {} (window {} .. {})\n",
-        zone,
-        planner.window(now).first_day,
-        planner.window(now).end_day
+        "calbridge quickstart — Outlook ⇄ Salesforce in {zone}, state in {}\n",
+        state.display()
     );
-    let plan = planner.plan(
-        now,
-        &Snapshot::complete(outlook.clone()),
-        &Snapshot::complete(salesforce.clone()),
-        &state,
+    let preview = engine.preview().await?;
+    print_plan(
+        "Preview of the first sync (nothing written yet)",
+        &preview.plan,
     );
-    print_plan("First sync (preview)", &plan);
-    record(&plan, &mut outlook, &mut salesforce, &mut state);
 
-    // Edits on both sides, including the same field.
-    edit(&mut outlook, "AAMk-pricing", now, |e| {
-        e.subject = "Pricing call — final numbers".into()
-    });
-    let copy = copy_of(&state, "AAMk-pricing");
-    edit(&mut salesforce, &copy, now + Duration::minutes(5), |e| {
-        e.subject = "Pricing call (moved to Thursday)".into();
+    let report = engine.sync().await?;
+    println!("{report}");
+
+    // Both sides edit the pricing call; Salesforce edits last, so under the default
+    // "newest" policy its subject wins, while Outlook's location still reaches Salesforce.
+    let pricing = find(&outlook, "Pricing call");
+    outlook.user_edit(&pricing, |e| {
+        e.subject = "Pricing call — final numbers".into();
         e.location = "Zoom".into();
     });
-    let plan = planner.plan(
-        now,
-        &Snapshot::complete(outlook.clone()),
-        &Snapshot::complete(salesforce.clone()),
-        &state,
-    );
-    print_plan("Second sync after edits on both sides", &plan);
-    record(&plan, &mut outlook, &mut salesforce, &mut state);
+    let copy = find(&salesforce, "Pricing call");
+    salesforce.user_edit(&copy, |e| {
+        e.subject = "Pricing call (moved to Thursday)".into()
+    });
 
-    let plan = planner.plan(
-        now,
-        &Snapshot::complete(outlook),
-        &Snapshot::complete(salesforce),
-        &state,
-    );
+    let preview = engine.preview().await?;
+    print_plan("Preview after edits on both sides", &preview.plan);
+    let report = engine.sync().await?;
+    println!("{report}");
+
+    let third = engine.sync().await?;
     println!(
         "Third sync: {} writes, {} pairs in step.",
-        plan.operations.len(),
-        plan.unchanged
+        third.writes(),
+        third.unchanged
     );
+    Ok(())
 }
 
-/// The Salesforce id linked to an Outlook id.
-fn copy_of(state: &SyncState, outlook_id: &str) -> String {
-    state
-        .pairs
-        .iter()
-        .find(|p| p.outlook.id.as_str() == outlook_id)
-        .map(|p| p.salesforce.id.to_string())
-        .unwrap_or_default()
+fn find(calendar: &InMemoryProvider, subject: &str) -> calbridge::model::ItemId {
+    calendar
+        .events()
+        .into_iter()
+        .find(|e| e.subject == subject)
+        .map(|e| e.id)
+        .unwrap_or_else(|| calbridge::model::ItemId::new(""))
 }
 
 fn day(now: DateTime<Utc>, days: i64, hour: u32) -> DateTime<Utc> {
@@ -88,69 +99,51 @@ fn day(now: DateTime<Utc>, days: i64, hour: u32) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(hour, 0, 0).unwrap_or_default())
 }
 
-fn meeting(id: &str, subject: &str, start: DateTime<Utc>, minutes: i64) -> Event {
-    let mut e = Event::new(
-        id,
+fn meeting(subject: &str, start: DateTime<Utc>, minutes: i64) -> Event {
+    Event::new(
+        "",
         subject,
         EventTime::timed(start, start + Duration::minutes(minutes)),
-    );
-    e.version = Some(VersionTag::new("1"));
-    e.last_modified = Some(start - Duration::days(3));
-    e
+    )
 }
 
 fn week_in_outlook(now: DateTime<Utc>) -> Vec<Event> {
-    let mut pricing = meeting("AAMk-pricing", "Pricing call", day(now, 1, 15), 30);
+    let mut pricing = meeting("Pricing call", day(now, 1, 15), 30);
     pricing.link.what = "006A0000006Vm9r".parse().ok();
-    let mut kickoff = meeting("AAMk-kickoff", "Acme kick-off", day(now, 2, 14), 60);
+    let mut kickoff = meeting("Acme kick-off", day(now, 2, 14), 60);
     kickoff.body = Body::html(
         "<html><body><p><b>Agenda</b></p><ul><li>Scope</li><li>Team</li></ul></body></html>",
         true,
     );
-    let mut dentist = meeting("AAMk-dentist", "Dentist", day(now, 2, 8), 60);
+    let mut dentist = meeting("Dentist", day(now, 2, 12), 60);
     dentist.sensitivity = Sensitivity::Private;
     let start = (now + Duration::days(3)).date_naive();
     let conference = Event::new(
-        "AAMk-summit",
+        "",
         "Sales summit",
         EventTime::all_day(start, start + Duration::days(2)),
     );
-    let shared = meeting("AAMk-qbr", "Quarterly business review", day(now, 4, 16), 90);
-    let old = meeting("AAMk-old", "Last year's review", day(now, -400, 16), 60);
-    vec![pricing, kickoff, dentist, conference, shared, old]
+    let review = meeting("Quarterly business review", day(now, 4, 16), 90);
+    let old = meeting("Last year's review", day(now, -400, 16), 60);
+    vec![pricing, kickoff, dentist, conference, review, old]
 }
 
 fn week_in_salesforce(now: DateTime<Utc>) -> Vec<Event> {
-    let shared = meeting(
-        "00U0000000000QB",
-        "Quarterly Business Review",
-        day(now, 4, 16),
-        90,
-    );
-    let mut only_sf = meeting(
-        "00U0000000000SF",
-        "Call with Globex CFO",
-        day(now, 1, 18),
-        30,
-    );
-    only_sf.link.who = "003A0000006Vm9r".parse().ok();
-    vec![shared, only_sf]
-}
-
-fn edit(events: &mut [Event], id: &str, at: DateTime<Utc>, f: impl FnOnce(&mut Event)) {
-    if let Some(e) = events.iter_mut().find(|e| e.id.as_str() == id) {
-        f(e);
-        e.version = Some(VersionTag::new(format!("edited-{}", at.timestamp())));
-        e.last_modified = Some(at);
-    }
+    let review = meeting("Quarterly Business Review", day(now, 4, 16), 90);
+    let mut globex = meeting("Call with Globex CFO", day(now, 1, 18), 30);
+    globex.link.who = "003A0000006Vm9r".parse().ok();
+    vec![review, globex]
 }
 
 fn print_plan(title: &str, plan: &Plan) {
     println!("== {title}");
-    println!("{:<10} {:<7} {:<18} what", "target", "action", "item");
+    println!("{:<10} {:<7} {:<16} what", "target", "action", "item");
     for op in &plan.operations {
         let (item, what) = match &op.action {
-            Action::Create { event, .. } => (op.source_id.to_string(), event.subject.clone()),
+            Action::Create { event, .. } => (
+                op.source_id.to_string(),
+                format!("copy of {:?}", event.subject),
+            ),
             Action::Update {
                 target_id, changes, ..
             } => (
@@ -166,7 +159,7 @@ fn print_plan(title: &str, plan: &Plan) {
             }
         };
         println!(
-            "{:<10} {:<7} {:<18} {}",
+            "{:<10} {:<7} {:<16} {}",
             op.target.as_str(),
             op.action.name(),
             item,
@@ -176,7 +169,7 @@ fn print_plan(title: &str, plan: &Plan) {
     for skip in &plan.skipped {
         let field = skip.field.map(|f| format!(" ({f})")).unwrap_or_default();
         println!(
-            "{:<10} {:<7} {:<18} {}{}",
+            "{:<10} {:<7} {:<16} {}{}",
             skip.side.as_str(),
             "skip",
             skip.id.as_str(),
@@ -191,66 +184,4 @@ fn print_plan(title: &str, plan: &Plan) {
         );
     }
     println!("{} pairs already in step.\n", plan.unchanged);
-}
-
-/// Applies the plan to the in-memory calendars as a provider would, and records the state.
-fn record(
-    plan: &Plan,
-    outlook: &mut Vec<Event>,
-    salesforce: &mut Vec<Event>,
-    state: &mut SyncState,
-) {
-    state.apply(plan.state_changes.iter().cloned());
-    for (n, op) in plan.operations.iter().enumerate() {
-        let side = if op.target == Side::Outlook {
-            &mut *outlook
-        } else {
-            &mut *salesforce
-        };
-        let version = Some(VersionTag::new(format!("w{n}")));
-        let outcome = match &op.action {
-            Action::Create { event, .. } => {
-                let mut copy = (**event).clone();
-                copy.id = ItemId::new(format!(
-                    "{}-{n}",
-                    if op.target == Side::Outlook {
-                        "AAMk-new"
-                    } else {
-                        "00U-new"
-                    }
-                ));
-                copy.version.clone_from(&version);
-                let stored = Some(FieldHashes::of(&copy));
-                let id = copy.id.clone();
-                side.push(copy);
-                WriteOutcome::Created {
-                    id,
-                    version,
-                    stored,
-                }
-            }
-            Action::Update {
-                target_id, changes, ..
-            } => {
-                let Some(e) = side.iter_mut().find(|e| &e.id == target_id) else {
-                    continue;
-                };
-                for change in changes {
-                    e.set(change.clone());
-                }
-                e.version.clone_from(&version);
-                WriteOutcome::Updated {
-                    version,
-                    stored: Some(FieldHashes::of(e)),
-                }
-            }
-            Action::Delete { target_id, .. } => {
-                side.retain(|e| &e.id != target_id);
-                WriteOutcome::Deleted
-            }
-        };
-        if let Ok(changes) = op.confirm(outcome) {
-            state.apply(changes.into_iter().collect::<Vec<StateChange>>());
-        }
-    }
 }

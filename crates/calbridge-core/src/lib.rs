@@ -31,8 +31,3 @@ pub use settings::{
 };
 pub use state::{PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
 pub use window::SyncWindow;
-
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -280,8 +280,18 @@ impl SyncEngine {
     ) -> Result<Report, EngineError> {
         let before = self.providers().map(|p| p.requests());
         let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
+        // Intents left by an interrupted run: its creates are planned again with the same
+        // keys (or their copies are found and linked); once this run is clean they are done.
+        let leftover: Vec<String> = self
+            .store
+            .pending_intents()
+            .await?
+            .into_iter()
+            .map(|i| i.key)
+            .collect();
         let (plan, reads) = self.read_and_plan(options, &mut jitter).await?;
         let mut report = Report::new(started, false);
+        report.interrupted_creates = leftover.len();
         report.absorb_plan(&plan);
         let notify = self.notify();
         notify.conflicts(&plan.conflicts);
@@ -310,6 +320,9 @@ impl SyncEngine {
                 .await?;
         }
         let clean = report.is_clean();
+        if clean && !leftover.is_empty() {
+            self.store.commit(&[], &leftover).await?;
+        }
         self.finish(&mut report, &reads, before, clean).await?;
         Ok(report)
     }

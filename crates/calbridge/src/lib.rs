@@ -38,3 +38,8 @@ pub use calbridge_model as model;
 pub use calbridge_provider as provider;
 /// Sync state stores.
 pub use calbridge_store as store;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -64,6 +64,9 @@ pub struct Report {
     pub errors: Vec<ItemFailure>,
     /// Set when the delete guard held the run: nothing was written.
     pub held: Vec<GuardTrip>,
+    /// Creates a previous run had started but not recorded (it was interrupted); this run
+    /// finished them or found their copies.
+    pub interrupted_creates: usize,
 }
 
 impl Report {
@@ -78,6 +81,7 @@ impl Report {
             conflicts: Vec::new(),
             errors: Vec::new(),
             held: Vec::new(),
+            interrupted_creates: 0,
         }
     }
 

@@ -371,3 +371,128 @@ async fn an_unknown_event_cannot_be_related() {
         .unwrap_err();
     assert!(matches!(err, EngineError::NotFound { .. }));
 }
+
+#[derive(Default, Clone)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl calbridge::SyncObserver for Recorder {
+    fn progress(&self, done: usize, total: usize) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("progress {done}/{total}"));
+    }
+    fn item_failed(&self, failure: &calbridge::ItemFailure) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("failed {}", failure.kind));
+    }
+    fn conflict(&self, conflict: &calbridge::core::Conflict) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("conflict {}", conflict.field));
+    }
+    fn finished(&self, report: &calbridge::Report) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("finished {}", report.writes()));
+    }
+}
+
+#[tokio::test]
+async fn the_observer_hears_what_the_notification_settings_allow() {
+    for (errors, conflicts, summary) in [(true, true, true), (false, false, false)] {
+        let (outlook, salesforce) = calendars();
+        let recorder = Recorder::default();
+        let mut s = settings();
+        s.notifications = calbridge::core::Notifications {
+            errors,
+            conflicts,
+            summary,
+        };
+        let engine =
+            calbridge::SyncEngine::builder(outlook.clone(), salesforce.clone(), MemoryStore::new())
+                .settings(s)
+                .clock(calbridge::ManualClock::new(now()))
+                .retry(fast_retry())
+                .observer(recorder.clone())
+                .build()
+                .unwrap();
+        let globex = salesforce
+            .events()
+            .into_iter()
+            .find(|e| e.subject == "Globex CFO call")
+            .unwrap();
+        let key = engine
+            .preview()
+            .await
+            .unwrap()
+            .plan
+            .operations
+            .iter()
+            .find_map(|op| match &op.action {
+                calbridge::core::Action::Create {
+                    idempotency_key, ..
+                } if op.source_id == globex.id => Some(idempotency_key.clone()),
+                _ => None,
+            })
+            .unwrap();
+        outlook.inject(Fault::FailItem {
+            id_or_key: key,
+            error: FaultError::Permanent,
+            times: 1,
+        });
+        // The shared review differs in location: a conflict on the first pairing.
+        let review = outlook
+            .events()
+            .into_iter()
+            .find(|e| e.subject == "Quarterly business review")
+            .unwrap();
+        outlook.user_edit(&review.id, |e| e.location = "Room 1".into());
+        let review_sf = salesforce
+            .events()
+            .into_iter()
+            .find(|e| e.subject == "Quarterly business review")
+            .unwrap();
+        salesforce.user_edit(&review_sf.id, |e| e.location = "Room 2".into());
+        engine.sync().await.unwrap();
+        let heard = recorder.0.lock().unwrap().clone();
+        assert!(heard.iter().any(|h| h.starts_with("progress")), "{heard:?}");
+        assert_eq!(
+            heard.contains(&"failed permanent".to_owned()),
+            errors,
+            "{heard:?}"
+        );
+        assert_eq!(
+            heard.contains(&"conflict location".to_owned()),
+            conflicts,
+            "{heard:?}"
+        );
+        assert_eq!(
+            heard.iter().any(|h| h.starts_with("finished")),
+            summary,
+            "{heard:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_report_reads_well_and_serialises() {
+    let (outlook, salesforce) = calendars();
+    let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
+    let report = engine.sync().await.unwrap();
+    let text = report.to_string();
+    assert!(
+        text.contains("salesforce created 3, updated 0, deleted 0, failed 0"),
+        "{text}"
+    );
+    assert!(text.contains("outlook    created 1"), "{text}");
+    let json = report.to_json();
+    assert_eq!(json["salesforce"]["created"], 3);
+    assert_eq!(json["outlook"]["full_listing"], true);
+    assert_eq!(json["preview"], false);
+    assert!(json["errors"].as_array().unwrap().is_empty());
+}
