@@ -7,7 +7,7 @@ use tracing::{Instrument, info, info_span};
 
 use calbridge_core::{Plan, Planner, Snapshot, SyncSettings};
 use calbridge_model::{FieldValue, ItemId, RecordLink, Side, SnapFields};
-use calbridge_provider::{CalendarProvider, ErrorKind, ListWindow, Write};
+use calbridge_provider::{CalendarProvider, ListWindow, Write};
 use calbridge_store::{RunRecord, StateStore};
 
 use crate::apply::{Applier, Stale};
@@ -400,10 +400,7 @@ impl SyncEngine {
                     jitter,
                 )
                 .await
-                .map_err(|source| match source.kind() {
-                    ErrorKind::Auth => EngineError::Auth { side, source },
-                    _ => EngineError::Read { side, source },
-                })?;
+                .map_err(|source| EngineError::reading(side, source))?;
             }
         }
         let state = self.store.load().await?;

@@ -7,6 +7,17 @@ use calbridge_model::{ItemId, Side};
 use calbridge_provider::ProviderError;
 use calbridge_store::StoreError;
 
+impl EngineError {
+    /// The error for a failed read of `side`: an authentication failure stops the run as
+    /// such, anything else is a read failure.
+    pub(crate) fn reading(side: Side, source: ProviderError) -> Self {
+        match source.kind() {
+            calbridge_provider::ErrorKind::Auth => Self::Auth { side, source },
+            _ => Self::Read { side, source },
+        }
+    }
+}
+
 /// Why a run (or an engine call) stopped. Per-item failures do not stop a run; they are in
 /// the [`Report`](crate::Report).
 #[derive(Debug, Error)]

@@ -7,7 +7,7 @@ use tracing::{Instrument, debug, info_span};
 
 use calbridge_core::{Planner, Snapshot, SyncState};
 use calbridge_model::{ItemId, Side};
-use calbridge_provider::{CalendarProvider, Cursor, ErrorKind, ListWindow, ProviderError};
+use calbridge_provider::{CalendarProvider, Cursor, ListWindow, ProviderError};
 use calbridge_store::StateStore;
 
 use crate::retry::{Jitter, RetryPolicy};
@@ -62,10 +62,7 @@ pub(crate) async fn read_side(
     jitter: &mut Jitter,
 ) -> Result<SideRead, EngineError> {
     let side = provider.side();
-    let map_err = |source: ProviderError| match source.kind() {
-        ErrorKind::Auth => EngineError::Auth { side, source },
-        _ => EngineError::Read { side, source },
-    };
+    let map_err = |source: ProviderError| EngineError::reading(side, source);
     let cursor = if provider.capabilities().incremental {
         store.cursor(side).await?.map(Cursor)
     } else {
@@ -171,10 +168,7 @@ pub(crate) async fn confirm_linked(
             jitter,
         )
         .await
-        .map_err(|source| match source.kind() {
-            ErrorKind::Auth => EngineError::Auth { side, source },
-            _ => EngineError::Read { side, source },
-        })?;
+        .map_err(|source| EngineError::reading(side, source))?;
     }
     Ok(())
 }

@@ -77,23 +77,11 @@ async fn edits_on_both_sides_flow_and_deletes_follow() {
     let (outlook, salesforce) = calendars();
     let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
     engine.sync().await.unwrap();
-    let pricing = outlook
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Pricing call")
-        .unwrap();
+    let pricing = find(&outlook, "Pricing call");
     outlook.user_edit(&pricing.id, |e| e.location = "Zoom".into());
-    let globex = salesforce
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Globex CFO call")
-        .unwrap();
+    let globex = find(&salesforce, "Globex CFO call");
     salesforce.user_edit(&globex.id, |e| e.subject = "Globex CFO call (moved)".into());
-    let kickoff = outlook
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Acme kick-off")
-        .unwrap();
+    let kickoff = find(&outlook, "Acme kick-off");
     outlook.user_delete(&kickoff.id);
 
     let report = engine.sync().await.unwrap();
@@ -134,11 +122,7 @@ async fn throttling_and_transient_failures_are_retried() {
 async fn a_permanent_failure_on_one_item_is_reported_and_the_rest_applied() {
     let (outlook, salesforce) = calendars();
     let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
-    let pricing = outlook
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Pricing call")
-        .unwrap();
+    let pricing = find(&outlook, "Pricing call");
     // Fail exactly the create of the pricing call: its key is derived from its id.
     let preview = engine.preview().await.unwrap();
     let key = preview
@@ -265,16 +249,8 @@ async fn a_stale_version_is_read_again_and_planned_again() {
         .build()
         .unwrap();
     engine.sync().await.unwrap();
-    let pricing = outlook
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Pricing call")
-        .unwrap();
-    let copy = salesforce
-        .events()
-        .into_iter()
-        .find(|e| e.subject == "Pricing call")
-        .unwrap();
+    let pricing = find(&outlook, "Pricing call");
+    let copy = find(&salesforce, "Pricing call");
     outlook.user_edit(&pricing.id, |e| e.location = "Room 4".into());
     *victim.lock().unwrap() = Some(copy.id.clone());
     let report = engine.sync().await.unwrap();
@@ -421,11 +397,7 @@ async fn the_observer_hears_what_the_notification_settings_allow() {
                 .observer(recorder.clone())
                 .build()
                 .unwrap();
-        let globex = salesforce
-            .events()
-            .into_iter()
-            .find(|e| e.subject == "Globex CFO call")
-            .unwrap();
+        let globex = find(&salesforce, "Globex CFO call");
         let key = engine
             .preview()
             .await
@@ -446,17 +418,9 @@ async fn the_observer_hears_what_the_notification_settings_allow() {
             times: 1,
         });
         // The shared review differs in location: a conflict on the first pairing.
-        let review = outlook
-            .events()
-            .into_iter()
-            .find(|e| e.subject == "Quarterly business review")
-            .unwrap();
+        let review = find(&outlook, "Quarterly business review");
         outlook.user_edit(&review.id, |e| e.location = "Room 1".into());
-        let review_sf = salesforce
-            .events()
-            .into_iter()
-            .find(|e| e.subject == "Quarterly business review")
-            .unwrap();
+        let review_sf = find(&salesforce, "Quarterly business review");
         salesforce.user_edit(&review_sf.id, |e| e.location = "Room 2".into());
         engine.sync().await.unwrap();
         let heard = recorder.0.lock().unwrap().clone();

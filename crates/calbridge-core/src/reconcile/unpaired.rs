@@ -157,6 +157,17 @@ pub(crate) fn reconcile(
 
 /// Copies an edited event whose counterpart was deleted (modify beats delete).
 fn recreate(ctx: &mut Ctx<'_>, side: Side, event: &Event, old: &PairKey, gone: &ItemId) {
+    create_if_allowed(ctx, side, event, Some((old, gone)));
+}
+
+/// Creates a copy of `event` on the other side, unless a prevent switch or the target's
+/// rules forbid it (then the event is reported as skipped).
+fn create_if_allowed(
+    ctx: &mut Ctx<'_>,
+    side: Side,
+    event: &Event,
+    replacing: Option<(&PairKey, &ItemId)>,
+) {
     let target = side.other();
     if !ctx.allows(target, WriteKind::Create) {
         ctx.skip(side, &event.id, SkipReason::Prevented, None);
@@ -169,8 +180,8 @@ fn recreate(ctx: &mut Ctx<'_>, side: Side, event: &Event, old: &PairKey, gone: &
         event,
         side,
         FieldHashes::of(event),
-        Some(old.clone()),
-        Some(gone),
+        replacing.map(|(old, _)| old.clone()),
+        replacing.map(|(_, gone)| gone),
     );
     ctx.push(op);
 }
@@ -185,16 +196,7 @@ fn copy_across(ctx: &mut Ctx<'_>, side: Side, event: &Event, snap_record: bool) 
         ctx.skip(side, &event.id, SkipReason::NotRelated, None);
         return;
     }
-    let target = side.other();
-    if !ctx.allows(target, WriteKind::Create) {
-        ctx.skip(side, &event.id, SkipReason::Prevented, None);
-        return;
-    }
-    if invalid_for(ctx, event, side, target) {
-        return;
-    }
-    let op = create_op(event, side, FieldHashes::of(event), None, None);
-    ctx.push(op);
+    create_if_allowed(ctx, side, event, None);
 }
 
 /// Links two events taken for the same meeting. Their base is made up field by field: where

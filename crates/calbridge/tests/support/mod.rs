@@ -33,6 +33,14 @@ pub fn at(days: i64, hour: u32) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(hour, 0, 0).unwrap())
 }
 
+/// The first event with this subject.
+pub fn find(p: &InMemoryProvider, subject: &str) -> Event {
+    p.events()
+        .into_iter()
+        .find(|e| e.subject == subject)
+        .unwrap_or_else(|| panic!("no {subject:?} in {}", p.side()))
+}
+
 pub fn meeting(subject: &str, days: i64, hour: u32) -> Event {
     Event::new(
         "",
