@@ -1,0 +1,1 @@
+//! calbridge connector for outlook (in progress).

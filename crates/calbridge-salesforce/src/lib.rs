@@ -1,0 +1,1 @@
+//! calbridge connector for salesforce (in progress).
