@@ -443,7 +443,11 @@ mod tests {
         let fetcher = Arc::new(Counting::default());
         let cache = Arc::new(MemoryTokenCache::default());
         cache.store("k", &tokens("cached", 30)).await.unwrap();
-        let source = TokenSource::new(fetcher.clone(), cache.clone(), "k");
+        let source = TokenSource::new(
+            Arc::clone(&fetcher) as Arc<dyn TokenFetcher>,
+            Arc::clone(&cache) as Arc<dyn TokenCache>,
+            "k",
+        );
         // 30 s left is inside the two-minute margin: refreshed.
         assert_eq!(
             source.token().await.unwrap().access_token.expose_secret(),
