@@ -1,0 +1,1 @@
+//! The Salesforce emulator (in progress).
