@@ -14,6 +14,7 @@
 
 mod apply;
 mod auto;
+mod builder;
 mod clock;
 mod engine;
 mod error;
@@ -22,8 +23,9 @@ mod report;
 mod retry;
 
 pub use auto::AutoRun;
+pub use builder::SyncEngineBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Preview, SyncEngine, SyncEngineBuilder, SyncOptions};
+pub use engine::{Preview, SyncEngine, SyncOptions};
 pub use error::EngineError;
 pub use report::{ItemFailure, Report, SideReport, SyncObserver};
 pub use retry::RetryPolicy;
