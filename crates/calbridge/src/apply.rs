@@ -24,6 +24,8 @@ pub(crate) struct Applier<'a> {
     pub(crate) jitter: &'a mut Jitter,
     pub(crate) notify: &'a Notify<'a>,
     pub(crate) report: &'a mut Report,
+    /// Every state change committed, in order, for the engine's in-memory copy.
+    pub(crate) committed: &'a mut Vec<StateChange>,
 }
 
 /// A write refused because its target changed since it was read.
@@ -104,6 +106,7 @@ impl Applier<'_> {
     ) -> Result<Vec<Stale>, EngineError> {
         if !plan.state_changes.is_empty() {
             self.store.commit(&plan.state_changes, &[]).await?;
+            self.committed.extend(plan.state_changes.iter().cloned());
         }
         let total = plan.operations.len();
         let mut done = 0usize;
@@ -206,6 +209,7 @@ impl Applier<'_> {
             // What was confirmed is recorded before anything else happens.
             if !changes.is_empty() || !done_intents.is_empty() {
                 self.store.commit(&changes, &done_intents).await?;
+                self.committed.extend(changes);
             }
             if let Some(source) = auth {
                 warn!(%side, "authentication failed; stopping the run");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use tracing::{Instrument, info, info_span};
 
-use calbridge_core::{Plan, Planner, Snapshot, SyncSettings};
+use calbridge_core::{Plan, Planner, Snapshot, StateChange, SyncSettings, SyncState};
 use calbridge_model::{FieldValue, ItemId, RecordLink, Side, SnapFields};
 use calbridge_provider::{CalendarProvider, ListWindow, Write};
 use calbridge_store::{RunRecord, StateStore};
@@ -65,6 +65,10 @@ pub struct SyncEngine {
     retry: RetryPolicy,
     observer: Option<Arc<dyn SyncObserver>>,
     jitter_seed: u64,
+    /// The stored state as of the last run, kept so a run need not read every pair from
+    /// the store again. The store's lock makes this process its only writer; the copy is
+    /// dropped (and read again) whenever a run fails part-way.
+    state: tokio::sync::Mutex<Option<SyncState>>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -95,6 +99,7 @@ pub(crate) struct EngineParts {
 impl SyncEngine {
     pub(crate) fn from_parts(p: EngineParts) -> Self {
         Self {
+            state: tokio::sync::Mutex::new(None),
             outlook: p.outlook,
             salesforce: p.salesforce,
             store: p.store,
@@ -156,8 +161,10 @@ impl SyncEngine {
         let started = self.clock.now();
         let before = self.providers().map(|p| p.requests());
         let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
+        let mut cached = self.state.lock().await;
+        let state = self.cached_state(&mut cached).await?;
         let (plan, reads) = self
-            .read_and_plan(SyncOptions::default(), &mut jitter)
+            .read_and_plan(SyncOptions::default(), state, &mut jitter)
             .await?;
         let mut report = Report::new(started, true);
         report.absorb_plan(&plan);
@@ -198,6 +205,42 @@ impl SyncEngine {
         options: SyncOptions,
         started: chrono::DateTime<chrono::Utc>,
     ) -> Result<Report, EngineError> {
+        let mut cached = self.state.lock().await;
+        let mut committed = Vec::new();
+        let result = match self.cached_state(&mut cached).await {
+            Ok(state) => self.run_with(options, started, state, &mut committed).await,
+            Err(e) => Err(e),
+        };
+        match (&result, cached.as_mut()) {
+            (Ok(_), Some(state)) => {
+                if !committed.is_empty() {
+                    state.apply(committed);
+                }
+            }
+            // A failed run may have committed part of its writes: read the store again.
+            _ => *cached = None,
+        }
+        result
+    }
+
+    /// The cached state, read from the store when there is none.
+    async fn cached_state<'s>(
+        &self,
+        cached: &'s mut Option<SyncState>,
+    ) -> Result<&'s SyncState, EngineError> {
+        if cached.is_none() {
+            *cached = Some(self.store.load().await?);
+        }
+        Ok(cached.get_or_insert_with(SyncState::default))
+    }
+
+    async fn run_with(
+        &self,
+        options: SyncOptions,
+        started: chrono::DateTime<chrono::Utc>,
+        state: &SyncState,
+        committed: &mut Vec<StateChange>,
+    ) -> Result<Report, EngineError> {
         let before = self.providers().map(|p| p.requests());
         let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
         // Intents left by an interrupted run: its creates are planned again with the same
@@ -209,7 +252,7 @@ impl SyncEngine {
             .into_iter()
             .map(|i| i.key)
             .collect();
-        let (plan, reads) = self.read_and_plan(options, &mut jitter).await?;
+        let (plan, reads) = self.read_and_plan(options, state, &mut jitter).await?;
         let mut report = Report::new(started, false);
         report.interrupted_creates = leftover.len();
         report.absorb_plan(&plan);
@@ -232,11 +275,12 @@ impl SyncEngine {
                 jitter: &mut jitter,
                 notify: &notify,
                 report: &mut report,
+                committed: &mut *committed,
             };
             applier.apply(&plan, false).await?
         };
         if !stale.is_empty() {
-            self.replan_stale(&stale, &mut jitter, &notify, &mut report)
+            self.replan_stale(&stale, &mut jitter, &notify, &mut report, committed)
                 .await?;
         }
         let clean = report.is_clean();
@@ -251,9 +295,9 @@ impl SyncEngine {
     async fn read_and_plan(
         &self,
         options: SyncOptions,
+        state: &SyncState,
         jitter: &mut Jitter,
     ) -> Result<(Plan, [SideRead; 2]), EngineError> {
-        let state = self.store.load().await?;
         let now = self.clock.now();
         let planner = self.planner(options);
         let window = planner.window(now);
@@ -285,13 +329,13 @@ impl SyncEngine {
             &planner,
             self.providers(),
             &mut reads,
-            &state,
+            state,
             clock,
             &self.retry,
             jitter,
         )
         .await?;
-        let plan = planner.plan(now, &reads[0].snapshot, &reads[1].snapshot, &state);
+        let plan = planner.plan(now, &reads[0].snapshot, &reads[1].snapshot, state);
         Ok((plan, reads))
     }
 
@@ -302,6 +346,7 @@ impl SyncEngine {
         jitter: &mut Jitter,
         notify: &Notify<'_>,
         report: &mut Report,
+        committed: &mut Vec<StateChange>,
     ) -> Result<(), EngineError> {
         let mut snapshots = [
             Snapshot::changes(Vec::new(), Vec::new()),
@@ -340,6 +385,7 @@ impl SyncEngine {
             jitter,
             notify,
             report,
+            committed,
         };
         applier.apply(&plan, true).await?;
         Ok(())
@@ -452,6 +498,9 @@ impl SyncEngine {
             ));
         }
         self.store.set_snapped(outlook_id, true).await?;
+        if let Some(state) = self.state.lock().await.as_mut() {
+            state.snapped.insert(outlook_id.clone());
+        }
         self.sync().await
     }
 }

@@ -158,13 +158,16 @@ impl<'a> Planner<'a> {
         };
         // Look every pair up in batches of independent steps (hash, then probe): on large
         // calendars the cost is memory latency, and independent loads overlap.
+        // A side with no events (an incremental read without changes) needs no hashing.
+        let hash_if = |present: bool, id: &ItemId| if present { snapshot::id_hash(id) } else { 0 };
+        let (o_any, s_any) = (!outlook.events.is_empty(), !salesforce.events.is_empty());
         let hashes: Vec<(u64, u64)> = state
             .pairs
             .iter()
             .map(|p| {
                 (
-                    snapshot::id_hash(&p.outlook.id),
-                    snapshot::id_hash(&p.salesforce.id),
+                    hash_if(o_any, &p.outlook.id),
+                    hash_if(s_any, &p.salesforce.id),
                 )
             })
             .collect();
@@ -174,8 +177,12 @@ impl<'a> Planner<'a> {
             .zip(&hashes)
             .map(|(p, &(ho, hs))| {
                 (
-                    o.position_hashed(ho, &p.outlook.id),
-                    s.position_hashed(hs, &p.salesforce.id),
+                    o_any
+                        .then(|| o.position_hashed(ho, &p.outlook.id))
+                        .flatten(),
+                    s_any
+                        .then(|| s.position_hashed(hs, &p.salesforce.id))
+                        .flatten(),
                 )
             })
             .collect();

@@ -167,11 +167,21 @@ impl<'a> SideIndex<'a> {
 
     /// Whether `id` appears in the snapshot at all (as an event, broken or gone).
     pub(crate) fn mentions(&self, id: &ItemId) -> bool {
-        self.position(id).is_some() || self.broken.contains(id) || self.gone.contains(id)
+        !self.is_empty()
+            && (self.position(id).is_some() || self.broken.contains(id) || self.gone.contains(id))
+    }
+
+    /// Whether the snapshot holds nothing at all (an incremental read with no change): then
+    /// no id needs hashing to know it is absent.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.snapshot.events.is_empty() && self.broken.is_empty() && self.gone.is_empty()
     }
 
     /// The index of an event by id.
     pub(crate) fn position(&self, id: &ItemId) -> Option<usize> {
+        if self.snapshot.events.is_empty() {
+            return None;
+        }
         self.position_hashed(id_hash(id), id)
     }
 
