@@ -162,10 +162,15 @@ impl SyncEngine {
         let before = self.providers().map(|p| p.requests());
         let mut jitter = Jitter::new(self.jitter_seed ^ started.timestamp() as u64);
         let mut cached = self.state.lock().await;
-        let state = self.cached_state(&mut cached).await?;
-        let (plan, reads) = self
-            .read_and_plan(SyncOptions::default(), state, &mut jitter)
-            .await?;
+        let state = match cached.take() {
+            Some(state) => state,
+            None => self.store.load().await?,
+        };
+        let planned = self
+            .read_and_plan(SyncOptions::default(), &state, &mut jitter)
+            .await;
+        *cached = Some(state);
+        let (plan, reads) = planned?;
         let mut report = Report::new(started, true);
         report.absorb_plan(&plan);
         for op in &plan.operations {
@@ -206,32 +211,24 @@ impl SyncEngine {
         started: chrono::DateTime<chrono::Utc>,
     ) -> Result<Report, EngineError> {
         let mut cached = self.state.lock().await;
-        let mut committed = Vec::new();
-        let result = match self.cached_state(&mut cached).await {
-            Ok(state) => self.run_with(options, started, state, &mut committed).await,
-            Err(e) => Err(e),
+        // Taken out for the run and put back only after it succeeds: a run that fails, or
+        // whose future is dropped part-way, leaves no copy behind, and the next run reads the
+        // store again.
+        let mut state = match cached.take() {
+            Some(state) => state,
+            None => self.store.load().await?,
         };
-        match (&result, cached.as_mut()) {
-            (Ok(_), Some(state)) => {
-                if !committed.is_empty() {
-                    state.apply(committed);
-                }
+        let mut committed = Vec::new();
+        let result = self
+            .run_with(options, started, &state, &mut committed)
+            .await;
+        if result.is_ok() {
+            if !committed.is_empty() {
+                state.apply(committed);
             }
-            // A failed run may have committed part of its writes: read the store again.
-            _ => *cached = None,
+            *cached = Some(state);
         }
         result
-    }
-
-    /// The cached state, read from the store when there is none.
-    async fn cached_state<'s>(
-        &self,
-        cached: &'s mut Option<SyncState>,
-    ) -> Result<&'s SyncState, EngineError> {
-        if cached.is_none() {
-            *cached = Some(self.store.load().await?);
-        }
-        Ok(cached.get_or_insert_with(SyncState::default))
     }
 
     async fn run_with(
