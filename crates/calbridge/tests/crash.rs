@@ -149,3 +149,35 @@ async fn killed_at_every_call_and_commit_then_rerun_converges() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_part_way_leaves_the_same_engine_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    let (outlook, salesforce) = prepared(&path).await;
+    let counter = CrashSwitch::new(0);
+    engine_over(&outlook, &salesforce, &path, Arc::clone(&counter))
+        .sync()
+        .await
+        .unwrap();
+    let total = counter.calls.load(Ordering::SeqCst);
+    for k in (2..=total).step_by(3) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let (outlook, salesforce) = prepared(&path).await;
+        let switch = CrashSwitch::new(k);
+        let engine = engine_over(&outlook, &salesforce, &path, Arc::clone(&switch));
+        tokio::select! {
+            result = engine.sync() => panic!("run was meant to stall at call {k}, finished with {result:?}"),
+            () = switch.crashed.notified() => {}
+        }
+        // The same engine runs again: its in-memory state must not be the pre-run copy.
+        let report = engine.sync().await.unwrap();
+        assert!(report.errors.is_empty(), "cancel at {k}: {report}");
+        check(
+            &outlook,
+            &salesforce,
+            &format!("cancelled at call {k} of {total}"),
+        );
+    }
+}
