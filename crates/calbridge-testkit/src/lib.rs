@@ -5,5 +5,6 @@
 //!
 //! They serve calbridge's own tests, benches and examples, and downstream users' tests.
 
+mod crypto;
 pub mod graph;
 pub mod salesforce;

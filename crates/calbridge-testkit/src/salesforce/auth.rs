@@ -10,9 +10,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::crypto::{base64_decode, base64_std, base64_url, hmac_sha256, sha256};
 use super::errors::{OAuthError, RestError};
 use super::state::{AuthCode, SESSION_TTL, State};
+use crate::crypto::{base64_decode, base64_std, base64_url, hmac_sha256, sha256};
 
 /// Lifetime of an authorization code.
 const CODE_TTL: Duration = Duration::from_secs(15 * 60);

@@ -38,7 +38,6 @@
 
 mod auth;
 mod collections;
-mod crypto;
 mod errors;
 mod faults;
 mod ids;

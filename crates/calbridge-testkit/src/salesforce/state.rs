@@ -7,11 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::RecordedRequest;
-use super::crypto::{base64_url, sha256};
 use super::faults::Faults;
 use super::ids::{self, ORG_PREFIX, USER_PREFIX};
 use super::schema::Schema;
 use super::values::Val;
+use crate::crypto::{base64_url, sha256};
 
 /// Default page size of query results ([QOPT]: default and maximum 2,000).
 pub(crate) const DEFAULT_PAGE_SIZE: usize = 2000;

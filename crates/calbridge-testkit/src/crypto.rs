@@ -116,6 +116,11 @@ fn encode(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     out
 }
 
+/// Base64 in the standard or URL-safe alphabet, padded or not.
+pub(crate) fn base64(data: &[u8], url_safe: bool, pad: bool) -> String {
+    encode(data, if url_safe { URL } else { STD }, pad)
+}
+
 /// Standard base64 with padding (the token response `signature`).
 pub(crate) fn base64_std(data: &[u8]) -> String {
     encode(data, STD, true)
