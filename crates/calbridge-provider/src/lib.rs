@@ -19,7 +19,7 @@ pub mod conformance;
 
 pub use error::{BoxError, ErrorKind, ProviderError};
 pub use memory::{Fault, FaultError, InMemoryProvider};
-pub use types::{Capabilities, Changes, Cursor, ListWindow, Listing, Write, WriteResult};
+pub use types::{Capabilities, Changes, Cursor, ListWindow, Listing, Quota, Write, WriteResult};
 
 use async_trait::async_trait;
 
@@ -70,6 +70,11 @@ pub trait CalendarProvider: Send + Sync + std::fmt::Debug {
     fn requests(&self) -> u64 {
         0
     }
+
+    /// The service's usage against its limits as last reported, when it reports one.
+    fn quota(&self) -> Option<Quota> {
+        None
+    }
 }
 
 #[async_trait]
@@ -104,6 +109,10 @@ impl<P: CalendarProvider + ?Sized> CalendarProvider for std::sync::Arc<P> {
 
     fn requests(&self) -> u64 {
         (**self).requests()
+    }
+
+    fn quota(&self) -> Option<Quota> {
+        (**self).quota()
     }
 }
 

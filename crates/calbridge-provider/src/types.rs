@@ -117,3 +117,13 @@ impl Default for Capabilities {
         }
     }
 }
+
+/// A service's own account of usage against its limits (Salesforce's `Sforce-Limit-Info`:
+/// API requests in the last 24 hours against the org's allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Quota {
+    /// Used so far.
+    pub used: u64,
+    /// The allocation.
+    pub limit: u64,
+}

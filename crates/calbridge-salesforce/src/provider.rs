@@ -394,6 +394,13 @@ impl CalendarProvider for SalesforceProvider {
     fn requests(&self) -> u64 {
         self.api.requests()
     }
+
+    fn quota(&self) -> Option<calbridge_provider::Quota> {
+        self.api_usage().map(|u| calbridge_provider::Quota {
+            used: u.used,
+            limit: u.max,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,12 @@ async fn the_engine_syncs_both_ways_and_a_second_run_writes_nothing() {
     assert_eq!((report.salesforce.created, report.outlook.created), (4, 1));
     assert_eq!((report.salesforce.updated, report.outlook.updated), (0, 0));
     assert_eq!((report.salesforce.deleted, report.outlook.deleted), (0, 0));
+    let quota = report
+        .salesforce
+        .quota
+        .expect("Sforce-Limit-Info reaches the report");
+    assert!(quota.used > 0 && quota.limit >= quota.used, "{quota:?}");
+    assert!(report.to_string().contains("API usage"), "{report}");
     assert!(report.salesforce.full_listing);
     assert_eq!(org.live(), 6);
     assert_eq!(outlook.len(), 6);

@@ -393,6 +393,7 @@ impl SyncEngine {
             let counts = report.side_mut(side);
             counts.full_listing = reads[i].full;
             counts.requests = self.providers()[i].requests().saturating_sub(before[i]);
+            counts.quota = self.providers()[i].quota();
         }
         report.finished_at = self.clock.now();
     }

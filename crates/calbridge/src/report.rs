@@ -27,6 +27,9 @@ pub struct SideReport {
     pub requests: u64,
     /// Whether this side was listed in full (`false`: read incrementally).
     pub full_listing: bool,
+    /// The service's usage against its limits after the run, when it reports one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<calbridge_provider::Quota>,
 }
 
 /// A write that failed, or an item that could not be read.
@@ -162,7 +165,7 @@ impl fmt::Display for Report {
             let skipped: Vec<String> = s.skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
             writeln!(
                 f,
-                "  {:<10} created {}, updated {}, deleted {}, failed {}; skipped: {}; {} requests{}",
+                "  {:<10} created {}, updated {}, deleted {}, failed {}; skipped: {}; {} requests{}{}",
                 side.as_str(),
                 s.created,
                 s.updated,
@@ -179,6 +182,9 @@ impl fmt::Display for Report {
                 } else {
                     ""
                 },
+                s.quota
+                    .map(|q| format!("; API usage {}/{}", q.used, q.limit))
+                    .unwrap_or_default(),
             )?;
         }
         writeln!(
