@@ -564,3 +564,19 @@ fn an_echo_of_our_own_write_needs_no_counterpart_read() {
     assert!(plan.is_empty());
     assert_eq!(plan.unchanged, 3);
 }
+
+#[test]
+fn the_same_meeting_private_on_one_side_is_not_copied_next_to_itself() {
+    let mut w = World::default();
+    w.outlook.add(event("o1", "Board meeting", timed(1, 10, 1)));
+    let mut private_copy = event("s1", "Board meeting", timed(1, 10, 1));
+    private_copy.sensitivity = Sensitivity::Private;
+    w.salesforce.add(private_copy);
+    let plan = w.sync(&settings());
+    insta::assert_snapshot!(render(&plan));
+    assert!(
+        plan.operations.is_empty(),
+        "no copy next to the private twin"
+    );
+    assert_eq!(w.salesforce.events.len(), 1);
+}

@@ -104,13 +104,14 @@ impl<'a> Planner<'a> {
         let o = SideIndex::new(Side::Outlook, outlook, &mut errors);
         let s = SideIndex::new(Side::Salesforce, salesforce, &mut errors);
         let mut out = Vec::new();
-        // An item read at the version recorded for it did not change (typically our own
-        // write, echoed by an incremental read): its counterpart need not be read.
+        // An item read at the version recorded for it, or with exactly the content recorded
+        // for it, did not change (typically our own write, echoed by an incremental read): its
+        // counterpart need not be read.
         let changed =
             |index: &SideIndex<'_>, record: &crate::SideRecord| match index.position(&record.id) {
                 Some(i) => {
-                    let version = &index.snapshot.events[i].version;
-                    version.is_none() || *version != record.version
+                    let event = &index.snapshot.events[i];
+                    current_hashes(event, record.version.as_ref(), &record.hashes) != record.hashes
                 }
                 None => index.mentions(&record.id),
             };

@@ -67,6 +67,19 @@ fn one_side_read(
     let record = stored.side(side);
     let unchanged = current_hashes(event, record.version.as_ref(), &record.hashes) == record.hashes;
     if unchanged && !other_complete {
+        // Same content under a new version (a service that could not tell the version at
+        // write time, or a stamp that moved by itself): remember it, so the next run takes the
+        // fast path.
+        if event.version.is_some() && event.version != record.version {
+            ctx.plan.state_changes.push(StateChange::Patch {
+                pair: stored.key(),
+                side,
+                patch: SidePatch {
+                    version: event.version.clone(),
+                    hashes: Vec::new(),
+                },
+            });
+        }
         ctx.plan.unchanged += 1;
     } else {
         ctx.skip(

@@ -22,6 +22,7 @@ pub(crate) fn reconcile(
 ) {
     let snap_record = ctx.settings.mode.is_snap_record();
     let mut candidates = [Vec::new(), Vec::new()];
+    let mut private: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
     for (slot, index) in [o, s].into_iter().enumerate() {
         for (i, event) in index.snapshot.events.iter().enumerate() {
             if index.claimed[i] {
@@ -31,9 +32,19 @@ pub(crate) fn reconcile(
                 ctx.skip(index.side, &event.id, SkipReason::Invalid, None);
                 continue;
             }
-            if let Some(reason) = ctx.filter(event) {
-                ctx.skip(index.side, &event.id, reason, None);
-                continue;
+            match ctx.filter(event) {
+                // A private event is never copied, but it still takes part in matching: the
+                // same meeting on the other side must not be copied next to it.
+                Some(SkipReason::Private) => {
+                    private[slot].push(i);
+                    candidates[slot].push(i);
+                    continue;
+                }
+                Some(reason) => {
+                    ctx.skip(index.side, &event.id, reason, None);
+                    continue;
+                }
+                None => {}
             }
             if snap_record && index.side == Side::Outlook && !state.snapped.contains(&event.id) {
                 ctx.skip(index.side, &event.id, SkipReason::NotSnapped, None);
@@ -124,8 +135,37 @@ pub(crate) fn reconcile(
         }
     }
 
+    let mut is_private = [
+        vec![false; o.snapshot.events.len()],
+        vec![false; s.snapshot.events.len()],
+    ];
+    for (slot, list) in private.iter().enumerate() {
+        for &i in list {
+            is_private[slot][i] = true;
+        }
+    }
+    for (slot, index) in [o, s].into_iter().enumerate() {
+        for &i in &private[slot] {
+            // Unmatched private events are simply not synced.
+            if !used[slot][i] {
+                ctx.skip(
+                    index.side,
+                    &index.snapshot.events[i].id,
+                    SkipReason::Private,
+                    None,
+                );
+            }
+        }
+    }
+
     for (i, j) in matches {
         let (oe, se) = (&o.snapshot.events[i], &s.snapshot.events[j]);
+        if is_private[0][i] || is_private[1][j] {
+            // The same meeting, private on one side: neither linked nor copied while private.
+            ctx.skip(Side::Outlook, &oe.id, SkipReason::Private, None);
+            ctx.skip(Side::Salesforce, &se.id, SkipReason::Private, None);
+            continue;
+        }
         if ctx.settings.related_only && !oe.link.is_related() && !se.link.is_related() {
             ctx.skip(Side::Outlook, &oe.id, SkipReason::NotRelated, None);
             ctx.skip(Side::Salesforce, &se.id, SkipReason::NotRelated, None);
@@ -143,7 +183,7 @@ pub(crate) fn reconcile(
 
     for (slot, index, list) in [(0usize, o, &cand_o), (1usize, s, &cand_s)] {
         for &i in list {
-            if used[slot][i] {
+            if used[slot][i] || is_private[slot][i] {
                 continue;
             }
             let event = &index.snapshot.events[i];
