@@ -88,7 +88,9 @@ pub enum Write {
 /// The result of one successful write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteResult {
-    /// The event as stored (for a repeated key: the event created the first time).
+    /// The event as stored (for a repeated key: the event created the first time). Its
+    /// `version` may be `None` when the service answers a create without its stamp (then the
+    /// next read brings it); every synced field must be as stored.
     Created(Event),
     /// The event as stored after the update.
     Updated(Event),

@@ -203,7 +203,7 @@ async fn a_mixed_batch_lands_exactly_and_fails_item_by_item() {
     for r in results.iter().filter(|r| r.is_ok()) {
         let written = stored(r);
         let read = p.get(&written.id).await.unwrap().unwrap();
-        assert_eq!(read, written);
+        assert_eq!(without_stamps(read), without_stamps(written));
     }
     // The all-day events as Salesforce holds them: inclusive end, 1440 × days.
     let conference = org.sf.event(stored(&results[1]).id.as_str()).unwrap();
@@ -268,7 +268,9 @@ async fn updates_fail_item_by_item_too() {
     assert_eq!(b.time, EventTime::all_day(d("2027-10-30"), d("2027-11-02")));
     assert_eq!(invalid_field(&results[2]), "WhoId");
     // Nothing Salesforce stores changed: the event comes back as it was.
-    assert_eq!(stored(&results[3]).version, created[3].version);
+    let before = p.get(&created[3].id).await.unwrap().unwrap();
+    assert_eq!(stored(&results[3]).version, before.version);
+    assert_eq!(without_stamps(stored(&results[3])), without_stamps(before));
     // Back from all-day to timed.
     let start = Utc.with_ymd_and_hms(2027, 11, 1, 15, 0, 0).unwrap();
     let timed = EventTime::timed(start, start + Duration::minutes(45));
@@ -318,7 +320,7 @@ async fn listings_return_what_was_written_and_skip_series_masters() {
     assert!(listing.broken.is_empty());
     for w in &written {
         let listed = listing.events.iter().find(|e| e.id == w.id).unwrap();
-        assert_eq!(listed, w);
+        assert_eq!(without_stamps(listed.clone()), without_stamps(w.clone()));
     }
     assert!(!listing.events.iter().any(|e| e.id.as_str() == master));
     let series: Vec<&Event> = listing
@@ -333,4 +335,12 @@ async fn listings_return_what_was_written_and_skip_series_masters() {
             .all(|e| e.recurrence.as_ref().unwrap().series_id == master)
     );
     assert!(p.get(&ItemId::new(master)).await.unwrap().is_none());
+}
+
+/// A create is answered without the server's stamps (they come with the next read), so
+/// comparisons with what a read returns leave them out.
+fn without_stamps(mut e: Event) -> Event {
+    e.version = None;
+    e.last_modified = None;
+    e
 }
