@@ -307,6 +307,7 @@ impl SyncEngine {
             &*self.outlook,
             &*self.store,
             list_window,
+            window.end_day,
             clock,
             &self.retry,
             jitter,
@@ -316,6 +317,7 @@ impl SyncEngine {
             &*self.salesforce,
             &*self.store,
             list_window,
+            window.end_day,
             clock,
             &self.retry,
             jitter,
@@ -410,7 +412,8 @@ impl SyncEngine {
         if clean {
             for (i, side) in Side::BOTH.into_iter().enumerate() {
                 if let Some(cursor) = &reads[i].next_cursor {
-                    self.store.set_cursor(side, Some(&cursor.0)).await?;
+                    let stored = crate::fetch::stored_cursor(reads[i].window_end, cursor);
+                    self.store.set_cursor(side, Some(&stored)).await?;
                 }
             }
         }
@@ -496,6 +499,8 @@ impl SyncEngine {
             ));
         }
         self.store.set_snapped(outlook_id, true).await?;
+        // An incremental read would not bring the event (it did not change): list Outlook.
+        self.store.set_cursor(Side::Outlook, None).await?;
         if let Some(state) = self.state.lock().await.as_mut() {
             state.snapped.insert(outlook_id.clone());
         }

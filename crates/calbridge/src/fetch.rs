@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use tracing::{Instrument, debug, info_span};
 
 use calbridge_core::{Planner, Snapshot, SyncState};
@@ -20,6 +21,21 @@ pub(crate) struct SideRead {
     /// The cursor to store once the run's writes are done.
     pub(crate) next_cursor: Option<Cursor>,
     pub(crate) full: bool,
+    /// The last day of the window this read covered.
+    pub(crate) window_end: NaiveDate,
+}
+
+/// A cursor as stored: prefixed with the end of the window it was opened for. A provider's
+/// changes only report what was modified, so when days come into range (the window moves
+/// every day) the next read must be a full listing, or an old, untouched event that just
+/// entered the range would never be seen.
+pub(crate) fn stored_cursor(window_end: NaiveDate, cursor: &Cursor) -> String {
+    format!("{window_end}\n{}", cursor.0)
+}
+
+fn usable_cursor(stored: &str, window_end: NaiveDate) -> Option<Cursor> {
+    let (day, cursor) = stored.split_once('\n')?;
+    (day == window_end.to_string()).then(|| Cursor(cursor.to_owned()))
 }
 
 /// Retries a provider call on throttling and transient failures.
@@ -57,6 +73,7 @@ pub(crate) async fn read_side(
     provider: &dyn CalendarProvider,
     store: &dyn StateStore,
     window: ListWindow,
+    window_end: NaiveDate,
     clock: &dyn Clock,
     policy: &RetryPolicy,
     jitter: &mut Jitter,
@@ -64,7 +81,10 @@ pub(crate) async fn read_side(
     let side = provider.side();
     let map_err = |source: ProviderError| EngineError::reading(side, source);
     let cursor = if provider.capabilities().incremental {
-        store.cursor(side).await?.map(Cursor)
+        store
+            .cursor(side)
+            .await?
+            .and_then(|stored| usable_cursor(&stored, window_end))
     } else {
         None
     };
@@ -93,6 +113,7 @@ pub(crate) async fn read_side(
                     snapshot,
                     next_cursor: Some(changes.cursor),
                     full: false,
+                    window_end,
                 });
             }
             Err(ProviderError::CursorExpired) => debug!(%side, "cursor expired; listing again"),
@@ -110,6 +131,7 @@ pub(crate) async fn read_side(
         snapshot,
         next_cursor: listing.cursor,
         full: true,
+        window_end,
     })
 }
 
