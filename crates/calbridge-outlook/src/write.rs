@@ -24,38 +24,9 @@ use crate::wire::{BatchRequest, BatchResponse, EVENT_SELECT};
 
 type Outcome = Result<WriteResult, ProviderError>;
 
-/// A copy of an error for each write it applies to (provider errors are not `Clone`; the
-/// kind, wait and message are what the engine acts on).
+/// A copy of an error for each write of a failed request.
 fn replicate(error: &ProviderError) -> ProviderError {
-    match error {
-        ProviderError::Throttled {
-            retry_after,
-            message,
-        } => ProviderError::Throttled {
-            retry_after: *retry_after,
-            message: message.clone(),
-        },
-        ProviderError::Transient {
-            retry_after,
-            message,
-            ..
-        } => ProviderError::Transient {
-            retry_after: *retry_after,
-            message: message.clone(),
-            source: None,
-        },
-        ProviderError::Auth { message } => ProviderError::Auth {
-            message: message.clone(),
-        },
-        ProviderError::NotFound { id } => ProviderError::NotFound { id: id.clone() },
-        ProviderError::Precondition { id } => ProviderError::Precondition { id: id.clone() },
-        ProviderError::InvalidData { field, message } => ProviderError::InvalidData {
-            field: field.clone(),
-            message: message.clone(),
-        },
-        ProviderError::CursorExpired => ProviderError::CursorExpired,
-        other => ProviderError::permanent(other.to_string()),
-    }
+    error.duplicate()
 }
 
 /// Applies `writes` in chunks of the provider's batch size, one result per write in order.

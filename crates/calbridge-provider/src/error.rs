@@ -134,6 +134,45 @@ impl ProviderError {
         }
     }
 
+    /// A copy of this error for another item of the same failed request: the kind, the wait
+    /// and the message are kept (what the engine acts on); the source is dropped, since
+    /// errors are not `Clone`.
+    #[must_use]
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Throttled {
+                retry_after,
+                message,
+            } => Self::Throttled {
+                retry_after: *retry_after,
+                message: message.clone(),
+            },
+            Self::Transient {
+                retry_after,
+                message,
+                ..
+            } => Self::Transient {
+                retry_after: *retry_after,
+                message: message.clone(),
+                source: None,
+            },
+            Self::Auth { message } => Self::Auth {
+                message: message.clone(),
+            },
+            Self::NotFound { id } => Self::NotFound { id: id.clone() },
+            Self::Precondition { id } => Self::Precondition { id: id.clone() },
+            Self::InvalidData { field, message } => Self::InvalidData {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            Self::CursorExpired => Self::CursorExpired,
+            Self::Permanent { message, .. } => Self::Permanent {
+                message: message.clone(),
+                source: None,
+            },
+        }
+    }
+
     /// A transient error with a message and no source.
     #[must_use]
     pub fn transient(message: impl Into<String>) -> Self {

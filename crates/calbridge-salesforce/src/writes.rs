@@ -25,38 +25,9 @@ use crate::wire::{SaveResult, format_datetime, parse_datetime};
 
 type Outcome = Result<WriteResult, ProviderError>;
 
-/// A copy of an error for every write of a failed request (errors are not `Clone`: their
-/// sources are dropped, their kind and message kept).
+/// A copy of an error for each write of a failed request.
 fn again(e: &ProviderError) -> ProviderError {
-    match e {
-        ProviderError::Throttled {
-            retry_after,
-            message,
-        } => ProviderError::Throttled {
-            retry_after: *retry_after,
-            message: message.clone(),
-        },
-        ProviderError::Transient {
-            retry_after,
-            message,
-            ..
-        } => ProviderError::Transient {
-            retry_after: *retry_after,
-            message: message.clone(),
-            source: None,
-        },
-        ProviderError::Auth { message } => ProviderError::Auth {
-            message: message.clone(),
-        },
-        ProviderError::NotFound { id } => ProviderError::NotFound { id: id.clone() },
-        ProviderError::Precondition { id } => ProviderError::Precondition { id: id.clone() },
-        ProviderError::InvalidData { field, message } => ProviderError::InvalidData {
-            field: field.clone(),
-            message: message.clone(),
-        },
-        ProviderError::CursorExpired => ProviderError::CursorExpired,
-        other => ProviderError::permanent(other.to_string()),
-    }
+    e.duplicate()
 }
 
 fn invalid_id(id: &ItemId) -> Result<SalesforceId, ProviderError> {
