@@ -8,3 +8,4 @@
 mod crypto;
 pub mod graph;
 pub mod salesforce;
+mod segments;

@@ -233,22 +233,14 @@ pub(crate) fn calendar_view(
     let cal = sel.resolve(state, scope)?;
     let items = window_items(state, &cal, ws, we, false);
     let (items, next) = paginate(state, req, &page, items);
-    let opts = render_opts(req, &prefer);
-    let select = select_list(&req.query);
-    let values = items
-        .iter()
-        .filter_map(|i| render_item(state, i, &opts))
-        .map(|m| Value::Object(apply_select(m, select.as_deref())))
-        .collect();
-    Ok(ok(
-        collection(
-            state,
-            &format!("users('{}')/calendarView", scope.mailbox),
-            values,
-            next,
-        ),
+    Ok(rendered_page(
+        state,
+        req,
         &prefer,
         page.from_prefer,
+        &format!("users('{}')/calendarView", scope.mailbox),
+        &items,
+        next,
     ))
 }
 
@@ -270,22 +262,14 @@ pub(crate) fn instances(
         Found::Occurrence { .. } => Vec::new(),
     };
     let (items, next) = paginate(state, req, &page, items);
-    let opts = render_opts(req, &prefer);
-    let select = select_list(&req.query);
-    let values = items
-        .iter()
-        .filter_map(|i| render_item(state, i, &opts))
-        .map(|m| Value::Object(apply_select(m, select.as_deref())))
-        .collect();
-    Ok(ok(
-        collection(
-            state,
-            &format!("users('{}')/events('{id}')/instances", scope.mailbox),
-            values,
-            next,
-        ),
+    Ok(rendered_page(
+        state,
+        req,
         &prefer,
         page.from_prefer,
+        &format!("users('{}')/events('{id}')/instances", scope.mailbox),
+        &items,
+        next,
     ))
 }
 
@@ -362,4 +346,29 @@ pub(crate) fn delete_event(
     let found = locate(state, scope, within, id)?;
     store::delete(state, &found, req.header("if-match"))?;
     Ok(ApiResponse::empty(StatusCode::NO_CONTENT))
+}
+
+/// Renders a page of items as a Graph collection: each item in the requested zone, cut to
+/// `$select`, under its `@odata.context`, with the next link when there is one.
+fn rendered_page(
+    state: &State,
+    req: &ApiRequest<'_>,
+    prefer: &super::json::Prefer,
+    from_prefer: bool,
+    context: &str,
+    items: &[ViewItem],
+    next: Option<String>,
+) -> ApiResponse {
+    let opts = render_opts(req, prefer);
+    let select = select_list(&req.query);
+    let values = items
+        .iter()
+        .filter_map(|i| render_item(state, i, &opts))
+        .map(|m| Value::Object(apply_select(m, select.as_deref())))
+        .collect();
+    ok(
+        collection(state, context, values, next),
+        prefer,
+        from_prefer,
+    )
 }

@@ -17,25 +17,7 @@ use super::server::json_response;
 use super::state::{API_LIMIT, State};
 use super::values::{format_datetime, parse_datetime};
 
-/// Percent-decodes one path segment.
-fn decode_segment(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+use crate::segments::decode_segment;
 
 /// `vNN.N` → accepted when within the served range.
 fn check_version(v: &str) -> bool {
