@@ -580,3 +580,33 @@ fn the_same_meeting_private_on_one_side_is_not_copied_next_to_itself() {
     );
     assert_eq!(w.salesforce.events.len(), 1);
 }
+
+#[test]
+fn an_outcome_of_the_wrong_kind_is_refused_not_recorded() {
+    let mut w = World::default();
+    w.outlook.add(event("o1", "Pricing call", timed(1, 10, 1)));
+    let plan = w.plan(&settings());
+    let create = &plan.operations[0];
+    let err = create
+        .confirm(calbridge_core::WriteOutcome::Deleted)
+        .unwrap_err();
+    assert_eq!((err.action, err.outcome), ("create", "deleted"));
+    let err = create
+        .confirm(calbridge_core::WriteOutcome::Updated {
+            version: None,
+            stored: None,
+        })
+        .unwrap_err();
+    assert_eq!(err.outcome, "updated");
+    // The right kind confirms into a stored pair with the new id.
+    let changes = create
+        .confirm(calbridge_core::WriteOutcome::Created {
+            id: "S-9".into(),
+            version: None,
+            stored: None,
+        })
+        .unwrap();
+    assert!(
+        matches!(&changes[..], [calbridge_core::StateChange::Put { pair, .. }] if pair.salesforce.id.as_str() == "S-9")
+    );
+}
