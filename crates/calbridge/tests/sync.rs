@@ -98,6 +98,38 @@ async fn edits_on_both_sides_flow_and_deletes_follow() {
     assert!(salesforce.events().iter().any(|e| e.location == "Zoom"));
 }
 
+/// Soak seed 3: a deletion noticed only by a full listing (the side's cursor expired) while
+/// the other side was read incrementally and did not mention the counterpart.
+#[tokio::test]
+async fn a_delete_seen_by_a_full_listing_reaches_the_side_read_incrementally() {
+    for side in Side::BOTH {
+        let (outlook, salesforce) = calendars();
+        let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
+        engine.sync().await.unwrap();
+        let (deleted_on, other) = match side {
+            Side::Outlook => (&outlook, &salesforce),
+            Side::Salesforce => (&salesforce, &outlook),
+        };
+        let gone = find(deleted_on, "Pricing call");
+        deleted_on.user_delete(&gone.id);
+        deleted_on.inject(Fault::ExpireCursors);
+
+        let report = engine.sync().await.unwrap();
+        let (listed, other_report) = match side {
+            Side::Outlook => (&report.outlook, &report.salesforce),
+            Side::Salesforce => (&report.salesforce, &report.outlook),
+        };
+        assert!(listed.full_listing, "{side}: {report}");
+        assert_eq!(other_report.deleted, 1, "{side}: {report}");
+        assert!(
+            !other_report.skipped.contains_key(&SkipReason::Unconfirmed),
+            "{side}: nothing left unconfirmed: {report}"
+        );
+        assert!(!other.events().iter().any(|e| e.subject == "Pricing call"));
+        assert_eq!(assert_converged(&outlook, &salesforce), 4);
+    }
+}
+
 #[tokio::test]
 async fn throttling_and_transient_failures_are_retried() {
     let (outlook, salesforce) = calendars();

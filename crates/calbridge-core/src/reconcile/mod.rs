@@ -118,10 +118,15 @@ impl<'a> Planner<'a> {
         for pair in &state.pairs {
             let seen_o = o.mentions(&pair.outlook.id);
             let seen_s = s.mentions(&pair.salesforce.id);
-            if !seen_o && (outlook.complete || changed(&s, &pair.salesforce)) {
+            // Missing from a full listing: read by id below, and it may turn out deleted. Its
+            // counterpart must then be read too, or the deletion could not be carried over
+            // (an incremental read will not mention it again).
+            let missing_o = !seen_o && outlook.complete;
+            let missing_s = !seen_s && salesforce.complete;
+            if !seen_o && (missing_o || missing_s || changed(&s, &pair.salesforce)) {
                 out.push((Side::Outlook, pair.outlook.id.clone()));
             }
-            if !seen_s && (salesforce.complete || changed(&o, &pair.outlook)) {
+            if !seen_s && (missing_s || missing_o || changed(&o, &pair.outlook)) {
                 out.push((Side::Salesforce, pair.salesforce.id.clone()));
             }
         }
