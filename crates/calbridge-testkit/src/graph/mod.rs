@@ -47,6 +47,7 @@ mod oauth;
 mod odata;
 mod recurrence;
 mod server;
+mod snapshot;
 mod state;
 mod store;
 mod types;

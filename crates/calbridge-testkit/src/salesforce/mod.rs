@@ -46,6 +46,7 @@ mod records;
 mod rest;
 mod schema;
 mod server;
+mod snapshot;
 mod soql;
 mod state;
 mod times;

@@ -152,10 +152,16 @@ impl State {
         state
     }
 
-    /// A fresh 18-character id with the given key prefix.
+    /// A fresh 18-character id with the given key prefix, never one already in use (records
+    /// restored from a snapshot keep the ids another emulator minted).
     pub(crate) fn mint_id(&mut self, prefix: &str) -> String {
-        self.serial += 1;
-        ids::mint(prefix, self.serial)
+        loop {
+            self.serial += 1;
+            let id = ids::mint(prefix, self.serial);
+            if !self.index.contains_key(&id) && !self.related.contains(&id) && !self.is_user(&id) {
+                return id;
+            }
+        }
     }
 
     /// An unguessable-looking opaque string (tokens, codes, locators' entropy).
