@@ -1,17 +1,19 @@
 //! The `calbridge` binary, run as a user would: `init`, offline `plan` from the exports under
-//! `tests/data/`, configuration and input errors with their exit codes, and `--emulate`
-//! runs against the in-process emulators.
+//! `tests/data/`, configuration and input errors with their exit codes. The `--emulate`
+//! commands are in `cli_emulated.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use calbridge::model::Side;
 use calbridge::provider::InMemoryProvider;
 use calbridge::store::SqliteStore;
 use calbridge::{ManualClock, SyncEngine, SyncSettings};
 use calbridge_salesforce::{Mapping, Row};
+use cli_support::{calbridge, json, ops, path, stderr, stdout};
 use serde_json::Value;
 
 const NOW: &str = "2026-12-01T09:00:00Z";
@@ -20,32 +22,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
-}
-
-/// Runs the binary in `dir` (so that default files land there).
-fn calbridge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calbridge"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the calbridge binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", stdout(out)))
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -121,15 +97,6 @@ async fn state_from_base_exports(state: &Path) {
     let report = engine.sync().await.unwrap();
     assert_eq!(report.writes(), 0, "the base pair is found, not copied");
     assert_eq!(engine.store().load().await.unwrap().pairs.len(), 1);
-}
-
-fn ops<'a>(plan: &'a Value, target: &str, action: &str) -> Vec<&'a Value> {
-    plan["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|op| op["target"] == target && op["action"] == action)
-        .collect()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -337,44 +304,23 @@ fn unknown_or_unreadable_input_exits_2_naming_the_file() {
 }
 
 #[test]
-fn emulated_preview_json_and_sync_run() {
+fn commands_that_need_a_service_exit_3_until_signed_in() {
     let dir = tempfile::tempdir().unwrap();
-    let out = calbridge(dir.path(), &["--emulate", "preview", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let preview = json(&out);
-    assert_eq!(
-        ops(&preview, "salesforce", "create").len(),
-        1,
-        "{preview:#}"
-    );
-    assert_eq!(ops(&preview, "outlook", "create").len(), 1, "{preview:#}");
-    assert_eq!(preview["report"]["preview"], true);
-
-    let out = calbridge(dir.path(), &["--emulate", "sync"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Sync of"), "{}", stdout(&out));
-}
-
-#[test]
-fn emulated_second_sync_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = calbridge(
-        dir.path(),
-        &["--emulate", "sync", "--repeat", "2", "--json"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let reports: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(reports.len(), 2);
-    let writes = |r: &Value| {
-        ["outlook", "salesforce"]
-            .iter()
-            .flat_map(|s| ["created", "updated", "deleted"].map(|k| r[s][k].as_u64().unwrap()))
-            .sum::<u64>()
-    };
-    assert_eq!(writes(&reports[0]), 2, "{:#}", reports[0]);
-    assert_eq!(writes(&reports[1]), 0, "{:#}", reports[1]);
-    assert!(reports[1]["errors"].as_array().unwrap().is_empty());
+    for command in [
+        &["sync"][..],
+        &["preview"],
+        &["calendars"],
+        &["snap", "some-id"],
+    ] {
+        let out = calbridge(dir.path(), command);
+        assert_eq!(out.status.code(), Some(3), "{command:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("calbridge login outlook"),
+            "{command:?}: {}",
+            stderr(&out)
+        );
+    }
+    // Nothing was created on the way: no state, no token cache.
+    assert!(!dir.path().join("calbridge-state.sqlite").exists());
+    assert!(!dir.path().join("calbridge-tokens.json").exists());
 }

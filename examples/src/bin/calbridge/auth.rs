@@ -1,10 +1,10 @@
-//! `calbridge login outlook|salesforce` and `calbridge calendars`.
+//! `calbridge login outlook|salesforce`.
 
 use std::path::PathBuf;
 
 use calbridge_examples::emulated::{self, Emulated};
 use calbridge_http::{SecretString, TokenCache, TokenFetcher, TokenSet};
-use calbridge_outlook::{CalendarInfo, GraphAuth, OutlookProvider};
+use calbridge_outlook::GraphAuth;
 use calbridge_salesforce::{SalesforceTokenFetcher, WebServerFlow};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,17 +38,6 @@ enum Service {
     /// Salesforce (web server + PKCE with a loopback redirect, or JWT bearer).
     Salesforce,
 }
-
-/// The arguments of `calbridge calendars`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct CalendarsArgs {
-    /// Also list the calendars this user (address) shared with you.
-    #[arg(long)]
-    shared_by: Option<String>,
-}
-
-/// The manager whose calendar the emulated user can see.
-const EMULATED_BOSS: &str = "grace@contoso.example";
 
 fn auth_error(e: impl std::fmt::Display) -> CliError {
     CliError::auth(format!("sign-in failed: {e}"))
@@ -256,82 +245,4 @@ async fn http_get(url: &str) -> Result<Option<String>, std::io::Error> {
         name.eq_ignore_ascii_case("location")
             .then(|| value.trim().to_owned())
     }))
-}
-
-/// `calbridge calendars`.
-pub(crate) async fn calendars(cli: &Cli, args: &CalendarsArgs) -> Outcome {
-    let (provider, shared_by, _world): (OutlookProvider, Option<String>, Option<Emulated>) =
-        if cli.emulate {
-            let world = Emulated::start()
-                .await
-                .map_err(|e| CliError::usage(format!("cannot start the emulators: {e}")))?;
-            world
-                .graph
-                .add_calendar(emulated::OUTLOOK_USER, "Customer visits");
-            world.graph.add_user(EMULATED_BOSS);
-            let team = world.graph.add_calendar(EMULATED_BOSS, "Sales team");
-            world
-                .graph
-                .share_calendar(EMULATED_BOSS, &team, emulated::OUTLOOK_USER);
-            let provider = world
-                .outlook()
-                .await
-                .map_err(|e| CliError::usage(format!("cannot start the emulators: {e}")))?;
-            let shared = args
-                .shared_by
-                .clone()
-                .or_else(|| Some(EMULATED_BOSS.to_owned()));
-            (provider, shared, Some(world))
-        } else {
-            let settings = setup::load_settings(cli)?;
-            let provider = setup::real_outlook(cli, &settings).await?;
-            (provider, args.shared_by.clone(), None)
-        };
-    let mut list = provider
-        .list_calendars()
-        .await
-        .map_err(|e| provider_error(&e))?;
-    if let Some(owner) = &shared_by {
-        list.extend(
-            provider
-                .list_shared_calendars(owner)
-                .await
-                .map_err(|e| provider_error(&e))?,
-        );
-    }
-    println!("{:<24} {:<30} {:<6} setting", "name", "owner", "edit");
-    for c in &list {
-        println!(
-            "{:<24} {:<30} {:<6} {}",
-            c.name,
-            c.owner_address.as_deref().unwrap_or("-"),
-            if c.can_edit { "yes" } else { "no" },
-            setting_line(c)
-        );
-    }
-    println!("\nPut the chosen line under [calendars] in the settings file.");
-    Ok(0)
-}
-
-fn provider_error(e: &calbridge::provider::ProviderError) -> CliError {
-    if e.kind() == calbridge::provider::ErrorKind::Auth {
-        CliError::auth(format!("{e}; run `calbridge login outlook`"))
-    } else {
-        CliError::failed(e.to_string())
-    }
-}
-
-/// The `[calendars]` line that selects this calendar.
-fn setting_line(c: &CalendarInfo) -> String {
-    if c.shared {
-        let owner = c.owner_address.as_deref().unwrap_or_default();
-        format!(
-            "outlook = {{ kind = \"shared\", owner = {owner:?}, name = {:?} }}",
-            c.name
-        )
-    } else if c.is_default {
-        "outlook = { kind = \"primary\" }".to_owned()
-    } else {
-        format!("outlook = {{ kind = \"id\", id = {:?} }}", c.id)
-    }
 }

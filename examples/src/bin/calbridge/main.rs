@@ -1,16 +1,19 @@
 //! `calbridge`: keep an Outlook calendar and a Salesforce user's calendar in step from the
 //! command line. `--emulate` runs every command against in-process emulators of Microsoft
-//! Graph and Salesforce, seeded with a few events, so nothing needs credentials.
+//! Graph and Salesforce, seeded with a few events on the first run and kept in a file between
+//! runs, so nothing needs credentials.
 //!
 //! Exit codes: 0 success, 1 failed items in the run, 2 usage or configuration error,
 //! 3 authentication needed, 4 delete guard held.
 
 mod auth;
+mod calendars;
 mod init;
 mod offline;
 mod output;
 mod run;
 mod setup;
+mod world;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,14 +37,18 @@ pub(crate) struct Cli {
     /// whose absence means every default].
     #[arg(long, global = true)]
     pub(crate) config: Option<PathBuf>,
-    /// The sync state (SQLite) [default: calbridge-state.sqlite].
+    /// The sync state (SQLite) [default: calbridge-state.sqlite; with `--emulate`,
+    /// calbridge-emulated.sqlite, the emulators' calendars beside it in
+    /// calbridge-emulated.emulators.json].
     #[arg(long, global = true)]
     pub(crate) state: Option<PathBuf>,
     /// The token cache (a 0600 JSON file).
     #[arg(long, global = true, default_value = "calbridge-tokens.json")]
     pub(crate) tokens: PathBuf,
-    /// Run against in-process Graph and Salesforce emulators seeded with a few events
-    /// (no credentials, no network; the state lives only for this process).
+    /// Run against in-process Graph and Salesforce emulators (no credentials, no network).
+    /// Their calendars are seeded with a few events on the first run and saved beside the
+    /// state after every command (`<state>.emulators.json`, which you may edit to play a
+    /// user's changes); `login` and `calendars` use fresh emulators.
     #[arg(long, global = true)]
     pub(crate) emulate: bool,
     /// Where the real services are (ignored with `--emulate`).
@@ -62,9 +69,13 @@ impl Cli {
 
     /// The state file in force.
     pub(crate) fn state_path(&self) -> PathBuf {
-        self.state
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(setup::DEFAULT_STATE))
+        self.state.clone().unwrap_or_else(|| {
+            PathBuf::from(if self.emulate {
+                world::DEFAULT_EMULATED_STATE
+            } else {
+                setup::DEFAULT_STATE
+            })
+        })
     }
 }
 
@@ -93,8 +104,7 @@ pub(crate) enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// Sync this many times in a row (with `--emulate`, the only way to see an
-        /// incremental run: the emulated world lives for one process).
+        /// Sync this many times in a row (a held run stops the series).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
         repeat: u32,
     },
@@ -112,7 +122,7 @@ pub(crate) enum Command {
     /// Sign in to Outlook or Salesforce.
     Login(auth::LoginArgs),
     /// List the Outlook calendars the user can sync (own and shared).
-    Calendars(auth::CalendarsArgs),
+    Calendars(calendars::CalendarsArgs),
 }
 
 /// A failure with its exit code and message (printed to stderr).
@@ -201,6 +211,6 @@ async fn dispatch(cli: &Cli) -> Outcome {
         Command::Snap { outlook_event_id } => run::snap(cli, outlook_event_id).await,
         Command::Auto => run::auto(cli).await,
         Command::Login(args) => auth::login(cli, args).await,
-        Command::Calendars(args) => auth::calendars(cli, args).await,
+        Command::Calendars(args) => calendars::calendars(cli, args).await,
     }
 }

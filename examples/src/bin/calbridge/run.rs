@@ -2,15 +2,15 @@
 
 use std::io::{BufRead, Write};
 
-use calbridge::core::{OutlookCalendar, SyncMode};
+use calbridge::core::{OutlookCalendar, Schedule, SyncMode};
 use calbridge::model::{ItemId, RecordLink, SalesforceId, SnapFields};
 use calbridge::store::{SqliteStore, StateStore};
 use calbridge::{Report, SyncOptions};
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::setup;
-use crate::{Cli, CliError, EXIT_FAILED_ITEMS, EXIT_HELD, Outcome, output};
+use crate::setup::{self, Session};
+use crate::{Cli, CliError, EXIT_FAILED_ITEMS, EXIT_HELD, Outcome, output, world};
 
 /// The arguments of `calbridge relate`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,11 @@ fn run_code(report: &Report) -> u8 {
 pub(crate) async fn preview(cli: &Cli, json: bool) -> Outcome {
     let settings = setup::load_settings(cli)?;
     let session = setup::session(cli, settings).await?;
+    let outcome = preview_in(&session, json).await;
+    session.finish(outcome)
+}
+
+async fn preview_in(session: &Session, json: bool) -> Outcome {
     let preview = session.engine.preview().await?;
     if json {
         let mut value = output::plan_json(&preview.plan, &[]);
@@ -80,8 +85,13 @@ fn confirm_deletes(report: &Report) -> bool {
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(_) => answer.trim().eq_ignore_ascii_case("yes") || answer.trim() == "y",
-        Err(_) => false,
+        Ok(0) | Err(_) => {
+            eprintln!("(no answer: stdin is closed)");
+            false
+        }
+        Ok(_) => {
+            answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y")
+        }
     }
 }
 
@@ -96,10 +106,16 @@ fn print_report(report: &Report, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `calbridge sync`.
+/// `calbridge sync`: when the delete guard holds a run, asks (unless `--yes`) and writes
+/// nothing without a yes (exit 4).
 pub(crate) async fn sync(cli: &Cli, yes: bool, json: bool, repeat: u32) -> Outcome {
     let settings = setup::load_settings(cli)?;
     let session = setup::session(cli, settings).await?;
+    let outcome = sync_in(&session, yes, json, repeat).await;
+    session.finish(outcome)
+}
+
+async fn sync_in(session: &Session, yes: bool, json: bool, repeat: u32) -> Outcome {
     let mut code = 0;
     for _ in 0..repeat {
         let options = SyncOptions {
@@ -181,12 +197,8 @@ pub(crate) async fn status(cli: &Cli) -> Outcome {
         .unwrap_or_else(|| "the signed-in user".to_owned());
     println!("Calendar pair: Outlook {outlook} <-> Salesforce events of {owner}");
     println!("Mode: {}", mode_text(&settings.mode));
-    let store = if cli.emulate {
-        Some(SqliteStore::open_in_memory())
-    } else {
-        let path = cli.state_path();
-        path.exists().then(|| SqliteStore::open(&path))
-    };
+    let path = cli.state_path();
+    let store = path.exists().then(|| SqliteStore::open(&path));
     match store {
         None => println!("No sync yet (no state at {}).", cli.state_path().display()),
         Some(store) => {
@@ -252,28 +264,36 @@ pub(crate) async fn relate(cli: &Cli, args: &RelateArgs) -> Outcome {
     let snap: SnapFields = args.fields.iter().cloned().collect();
     let settings = setup::load_settings(cli)?;
     let session = setup::session(cli, settings).await?;
-    let id = ItemId::new(setup::resolve_outlook_id(&session, &args.outlook_event_id));
-    session.engine.relate(&id, link, snap).await?;
-    println!(
-        "related {}; the next sync carries it to Salesforce",
-        id.as_str()
-    );
-    if session.world.is_some() {
-        let report = session.engine.sync().await?;
-        print!("{report}");
-        return Ok(run_code(&report));
-    }
-    Ok(0)
+    let id = ItemId::new(world::resolve_outlook_id(
+        session.emulated(),
+        &args.outlook_event_id,
+    ));
+    let outcome = session
+        .engine
+        .relate(&id, link, snap)
+        .await
+        .map_err(CliError::from)
+        .map(|()| {
+            println!(
+                "related {}; the next sync carries it to Salesforce",
+                id.as_str()
+            );
+            0
+        });
+    session.finish(outcome)
 }
 
 /// `calbridge snap`.
 pub(crate) async fn snap(cli: &Cli, id: &str) -> Outcome {
     let settings = setup::load_settings(cli)?;
     let session = setup::session(cli, settings).await?;
-    let id = ItemId::new(setup::resolve_outlook_id(&session, id));
-    let report = session.engine.snap(&id).await?;
-    print!("{report}");
-    Ok(run_code(&report))
+    let id = ItemId::new(world::resolve_outlook_id(session.emulated(), id));
+    let outcome = session.engine.snap(&id).await.map_err(CliError::from);
+    let outcome = outcome.map(|report| {
+        print!("{report}");
+        run_code(&report)
+    });
+    session.finish(outcome)
 }
 
 /// `calbridge auto`: runs the schedule until Ctrl-C.
@@ -285,6 +305,11 @@ pub(crate) async fn auto(cli: &Cli) -> Outcome {
         ));
     };
     let session = setup::session(cli, settings).await?;
+    let outcome = auto_in(&session, &schedule).await;
+    session.finish(outcome)
+}
+
+async fn auto_in(session: &Session, schedule: &Schedule) -> Outcome {
     let engine = &session.engine;
     let zone = engine.zone();
     let say_next = |now| {
@@ -307,7 +332,7 @@ pub(crate) async fn auto(cli: &Cli) -> Outcome {
     };
     let mut auth_failed = false;
     let runs = engine
-        .run_auto(&schedule, shutdown, |run| {
+        .run_auto(schedule, shutdown, |run| {
             let at = run.scheduled_for.with_timezone(&zone).format("%H:%M");
             match &run.outcome {
                 Ok(report) => println!(
@@ -320,6 +345,12 @@ pub(crate) async fn auto(cli: &Cli) -> Outcome {
                     auth_failed |= matches!(e, calbridge::EngineError::Auth { .. });
                     eprintln!("[{at}] run failed: {e}");
                 }
+            }
+            // Emulated: save after every run, not only when Ctrl-C ends the loop.
+            if let Some((world, file)) = &session.world
+                && let Err(e) = world::save(world, file)
+            {
+                eprintln!("error: {}", e.message);
             }
             say_next(Utc::now());
         })

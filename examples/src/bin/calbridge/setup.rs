@@ -1,20 +1,19 @@
 //! Reading the settings and building the engine: against the real services (tokens from the
 //! token cache) or against the in-process emulators (`--emulate`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calbridge::core::SettingsError;
-use calbridge::store::SqliteStore;
+use calbridge::model::Side;
+use calbridge::store::{SqliteStore, StateStore};
 use calbridge::{SyncEngine, SyncSettings};
 use calbridge_examples::emulated::{self, Emulated};
 use calbridge_http::{FileTokenCache, TokenCache, TokenFetcher, TokenSource};
 use calbridge_outlook::{CalendarSelector, GraphAuth, GraphTokenFetcher, OutlookProvider};
 use calbridge_salesforce::SalesforceProvider;
-use chrono::{DateTime, Duration, DurationRound, Utc};
-use serde_json::json;
 
-use crate::{Cli, CliError};
+use crate::{Cli, CliError, Outcome, world};
 
 /// The settings file read when `--config` is not given.
 pub(crate) const DEFAULT_CONFIG: &str = "calbridge.toml";
@@ -119,35 +118,66 @@ fn setting_at(text: &str, line: usize) -> Option<String> {
     None
 }
 
-/// The engine and, with `--emulate`, the emulated world it talks to (kept alive with it).
+/// The engine and, with `--emulate`, the emulated world it talks to (kept alive with it)
+/// and the file its calendars are saved to.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) engine: SyncEngine,
-    pub(crate) world: Option<Emulated>,
+    pub(crate) world: Option<(Emulated, PathBuf)>,
 }
 
-/// Builds the engine from the settings: emulated (state in memory) or real (state in
-/// `--state`, tokens from `--tokens`).
+impl Session {
+    /// The emulated world, with `--emulate`.
+    pub(crate) fn emulated(&self) -> Option<&Emulated> {
+        self.world.as_ref().map(|(world, _)| world)
+    }
+
+    /// Ends a command run in this session: with `--emulate`, saves the emulators'
+    /// calendars whatever the outcome (a failed run may have written some of its changes).
+    pub(crate) fn finish(self, outcome: Outcome) -> Outcome {
+        let Some((world, file)) = &self.world else {
+            return outcome;
+        };
+        match (world::save(world, file), outcome) {
+            (Ok(()), outcome) => outcome,
+            (Err(e), Ok(_)) => Err(e),
+            (Err(e), Err(first)) => {
+                eprintln!("error: {}", e.message);
+                Err(first)
+            }
+        }
+    }
+}
+
+/// Builds the engine from the settings: emulated (calendars in the emulators' file beside
+/// the state) or real (state in `--state`, tokens from `--tokens`).
 pub(crate) async fn session(cli: &Cli, settings: SyncSettings) -> Result<Session, CliError> {
+    let path = cli.state_path();
     if cli.emulate {
-        let world = seeded_world().await?;
+        let file = world::file_for(&path);
+        let world = world::open(&file, &path).await?;
         let outlook = world.outlook().await.map_err(setup_error)?;
         let salesforce = world.salesforce().await.map_err(setup_error)?;
-        let store = SqliteStore::open_in_memory()
-            .map_err(|e| CliError::usage(format!("cannot open the state: {e}")))?;
+        let store = open_store(&path)?;
+        // The emulators' change tracking (delta rounds, query cursors) lived in the previous
+        // process: a new one lists both calendars in full.
+        for side in [Side::Outlook, Side::Salesforce] {
+            store
+                .set_cursor(side, None)
+                .await
+                .map_err(|e| CliError::usage(format!("cannot write the state: {e}")))?;
+        }
         let engine = SyncEngine::builder(outlook, salesforce, store)
             .settings(settings)
             .build()?;
         return Ok(Session {
             engine,
-            world: Some(world),
+            world: Some((world, file)),
         });
     }
     let outlook = real_outlook(cli, &settings).await?;
     let salesforce = real_salesforce(cli, &settings).await?;
-    let path = cli.state_path();
-    let store = SqliteStore::open(&path)
-        .map_err(|e| CliError::usage(format!("cannot open the state {}: {e}", path.display())))?;
+    let store = open_store(&path)?;
     let engine = SyncEngine::builder(outlook, salesforce, store)
         .settings(settings)
         .build()?;
@@ -155,6 +185,11 @@ pub(crate) async fn session(cli: &Cli, settings: SyncSettings) -> Result<Session
         engine,
         world: None,
     })
+}
+
+fn open_store(path: &Path) -> Result<SqliteStore, CliError> {
+    SqliteStore::open(path)
+        .map_err(|e| CliError::usage(format!("cannot open the state {}: {e}", path.display())))
 }
 
 fn setup_error(e: emulated::SetupError) -> CliError {
@@ -231,85 +266,4 @@ async fn real_salesforce(
         builder = builder.owner(owner.clone());
     }
     builder.build().map_err(|e| CliError::usage(e.to_string()))
-}
-
-/// The emulated account events may relate to (`relate --what`).
-pub(crate) const EMULATED_ACCOUNT: &str = "001000000000001AAA";
-/// The emulated contact events may relate to (`relate --who`).
-pub(crate) const EMULATED_CONTACT: &str = "003000000000001AAA";
-
-/// Both emulators with a few events: one only in Outlook, one only in Salesforce, one on
-/// both sides (paired on the first sync), and a private appointment (never copied).
-pub(crate) async fn seeded_world() -> Result<Emulated, CliError> {
-    let world = Emulated::start().await.map_err(setup_error)?;
-    let day = Utc::now()
-        .duration_trunc(Duration::days(1))
-        .unwrap_or_else(|_| Utc::now());
-    let at = |days: i64, hour: i64| day + Duration::days(days) + Duration::hours(hour);
-    let graph_time = |t: DateTime<Utc>| json!({"dateTime": t.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"});
-    let sf_time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let outlook_events = [
-        ("Pricing call with Contoso", at(1, 10), 30, "normal"),
-        ("Dentist", at(2, 15), 60, "private"),
-        ("Quarterly business review", at(3, 14), 60, "normal"),
-    ];
-    for (subject, start, minutes, sensitivity) in outlook_events {
-        world
-            .graph
-            .try_seed_event(
-                emulated::OUTLOOK_USER,
-                None,
-                json!({
-                    "subject": subject,
-                    "start": graph_time(start),
-                    "end": graph_time(start + Duration::minutes(minutes)),
-                    "sensitivity": sensitivity,
-                }),
-            )
-            .map_err(|e| CliError::usage(format!("cannot seed the Graph emulator: {e}")))?;
-    }
-    // Fixed ids, so that `relate --what/--who` can name them across runs.
-    let account = world.record(EMULATED_ACCOUNT);
-    let _contact = world.record(EMULATED_CONTACT);
-    for (subject, start, minutes, what) in [
-        ("Call with Acme procurement", at(2, 11), 30, Some(account)),
-        ("Quarterly business review", at(3, 14), 60, None),
-    ] {
-        let mut fields = json!({
-            "Subject": subject,
-            "StartDateTime": sf_time(start),
-            "EndDateTime": sf_time(start + Duration::minutes(minutes)),
-            "OwnerId": world.owner,
-        });
-        if let (Some(what), Some(map)) = (what, fields.as_object_mut()) {
-            map.insert("WhatId".into(), json!(what));
-        }
-        world.salesforce.seed_event(fields);
-    }
-    Ok(world)
-}
-
-/// With `--emulate`, an Outlook event may be named by its subject (the emulator's ids change
-/// with every process); otherwise the id is taken as given.
-pub(crate) fn resolve_outlook_id(session: &Session, id_or_subject: &str) -> String {
-    let Some(world) = &session.world else {
-        return id_or_subject.to_owned();
-    };
-    let events = world.graph.events(emulated::OUTLOOK_USER, None);
-    let by_id = events
-        .iter()
-        .any(|e| e.get("id").and_then(|v| v.as_str()) == Some(id_or_subject));
-    if by_id {
-        return id_or_subject.to_owned();
-    }
-    events
-        .iter()
-        .find(|e| {
-            e.get("subject")
-                .and_then(|v| v.as_str())
-                .is_some_and(|s| s.eq_ignore_ascii_case(id_or_subject))
-        })
-        .and_then(|e| e.get("id").and_then(|v| v.as_str()))
-        .unwrap_or(id_or_subject)
-        .to_owned()
 }
