@@ -97,6 +97,18 @@ enum Val {
     Time(DateTime<Utc>, DateTime<Utc>),
 }
 
+/// The report's name of a field.
+fn field_name(f: F) -> &'static str {
+    match f {
+        F::Exists => "exists",
+        F::Subject => "subject",
+        F::Time => "time",
+        F::Location => "location",
+        F::Note => "body",
+        F::ShowAs => "show_as",
+    }
+}
+
 fn value(e: &Seen, f: F) -> Val {
     match f {
         F::Exists => Val::Yes,
@@ -135,12 +147,20 @@ struct Ledger {
     went_private: BTreeSet<u64>,
     /// Salesforce relations set by the user.
     what: BTreeMap<u64, String>,
+    /// Per key and field, the value both sides held after the last successful run: a user
+    /// edit back to it cannot be told from no edit at all.
+    agreed: BTreeMap<(u64, F), Val>,
 }
 
 impl Ledger {
     fn edit(&mut self, key: u64, side: Side, field: F, val: Val, run: usize) {
         self.pending
             .retain(|p| !(p.key == key && p.side == side && p.field == field));
+        if self.agreed.get(&(key, field)) == Some(&val) {
+            // Back to the value both sides held after the last sync: to a three-way merge
+            // that is no edit at all (the other side's change, or a deletion, wins).
+            return;
+        }
         self.pending.push(Pending {
             key,
             side,
@@ -387,7 +407,9 @@ impl Soak {
             if let (F::Subject, Val::Text(t)) = (field, val) {
                 self.ledger.private_subjects[idx(side)].insert(t.clone());
             }
-        } else {
+        } else if value(e, field) != *val {
+            // A save that changes nothing (a time "moved" to where it was) is not an edit:
+            // calbridge compares content, so it neither travels nor beats a deletion.
             let run = self.run;
             self.ledger.edit(e.key, side, field, val.clone(), run);
         }
@@ -772,6 +794,20 @@ impl Soak {
         out
     }
 
+    fn record_agreed(&mut self, after: &World) {
+        for (key, copies) in &after.sides[0] {
+            let (Some(o), Some(s)) = (copies.first(), after.get(Side::Salesforce, *key)) else {
+                continue;
+            };
+            for field in [F::Subject, F::Time, F::Location, F::Note, F::ShowAs] {
+                let v = value(o, field);
+                if v == value(s, field) {
+                    self.ledger.agreed.insert((*key, field), v);
+                }
+            }
+        }
+    }
+
     fn well_inside(&self, e: &Seen) -> bool {
         let win = self.window();
         e.start >= win.start + Duration::days(1) && e.end <= win.end - Duration::days(1)
@@ -857,7 +893,7 @@ impl Soak {
             }
         }
         match report {
-            Some(r) => self.check_edits(after, r, &mut v),
+            Some(r) => self.check_edits(before, after, r, &mut v),
             None => {
                 for p in &mut self.ledger.pending {
                     p.unclean = true;
@@ -869,7 +905,7 @@ impl Soak {
 
     /// After a successful run: every pending edit is on both sides, or reported (a conflict
     /// it lost, an item failure — then it stays pending), or legitimately held back.
-    fn check_edits(&mut self, after: &World, r: &Report, v: &mut Vec<String>) {
+    fn check_edits(&mut self, before: &World, after: &World, r: &Report, v: &mut Vec<String>) {
         let snapshot = self.ledger.pending.clone();
         let mut keep = Vec::new();
         for p in &snapshot {
@@ -886,8 +922,18 @@ impl Soak {
                 // A private event and its pair do not sync.
                 continue;
             }
+            let carried =
+                value(ex, p.field) == p.val && ey.is_some_and(|e| value(e, p.field) == p.val);
+            let field_conflict = r.conflicts.iter().any(|c| {
+                c.field.as_str() == field_name(p.field)
+                    && (c.outlook_id.as_str() == ex.id || c.salesforce_id.as_str() == ex.id)
+            });
             if !self.well_inside(ex) || ey.is_some_and(|e| !self.well_inside(e)) {
-                keep.push(p.clone());
+                // Near the range's edges an edit may or may not travel; once it has, or once
+                // a conflict on it was reported, it is settled like any other.
+                if !carried && !field_conflict {
+                    keep.push(p.clone());
+                }
                 continue;
             }
             let errored = r
@@ -908,6 +954,15 @@ impl Soak {
                     .iter()
                     .any(|q| q.key == p.key && q.side == y && q.field == p.field && q.val == vx);
                 if rival && (conflict_reported || p.unclean) {
+                    continue;
+                }
+                // The other side held the winning value when the run began (for example the
+                // echo of a write whose run was killed before it was recorded) and the run
+                // reported the conflict on this field: the rule is "reported", and it was.
+                let held_before = before
+                    .get(y, p.key)
+                    .is_some_and(|e| value(e, p.field) == vx);
+                if field_conflict && held_before {
                     continue;
                 }
                 v.push(format!(
@@ -1005,6 +1060,9 @@ impl Soak {
             }
         };
         let v = self.check(&before, &outside_before, &after, report.as_ref());
+        if report.is_some() {
+            self.record_agreed(&after);
+        }
         for side in [Side::Outlook, Side::Salesforce] {
             let present: BTreeSet<u64> = after.sides[idx(side)].keys().copied().collect();
             self.ledger.user_deleted[idx(side)].retain(|k| !present.contains(k));

@@ -8,10 +8,11 @@ mod support;
 use std::time::Duration;
 
 use calbridge::core::{SkipReason, SyncMode};
+use calbridge::model::EventTime;
 use calbridge::model::{RecordLink, Side};
 use calbridge::provider::{Fault, FaultError, InMemoryProvider};
 use calbridge::store::{MemoryStore, SqliteStore};
-use calbridge::{EngineError, SyncOptions};
+use calbridge::{EngineError, ManualClock, SyncEngine, SyncOptions};
 use support::*;
 
 fn calendars() -> (InMemoryProvider, InMemoryProvider) {
@@ -491,4 +492,59 @@ async fn the_report_reads_well_and_serialises() {
     assert_eq!(json["outlook"]["full_listing"], true);
     assert_eq!(json["preview"], false);
     assert!(json["errors"].as_array().unwrap().is_empty());
+}
+
+/// Soak seed 14: a pair half outside the range (Salesforce moved it past the range's end)
+/// edited on both sides in the meantime; when the range reaches it, the clash on the same field
+/// must be reported as a conflict, not settled silently.
+#[tokio::test]
+async fn edits_made_while_a_pair_was_half_out_of_range_conflict_when_it_returns() {
+    let outlook = InMemoryProvider::new(Side::Outlook);
+    let salesforce = InMemoryProvider::new(Side::Salesforce);
+    outlook.seed([meeting("Far-off offsite", 360, 10)]);
+    let clock = ManualClock::new(now());
+    let engine = SyncEngine::builder(outlook.clone(), salesforce.clone(), MemoryStore::new())
+        .settings(settings())
+        .clock(clock.clone())
+        .retry(fast_retry())
+        .build()
+        .unwrap();
+    engine.sync().await.unwrap();
+    let sf = find(&salesforce, "Far-off offsite");
+    salesforce.user_edit(&sf.id, |e| {
+        e.time = EventTime::timed(at(370, 10), at(370, 11));
+    });
+    for _ in 0..3 {
+        clock.advance(std::time::Duration::from_secs(3 * 3600));
+        engine.sync().await.unwrap();
+    }
+    let ol = find(&outlook, "Far-off offsite");
+    outlook.user_edit(&ol.id, |e| e.location = "Outlook room".into());
+    for _ in 0..3 {
+        clock.advance(std::time::Duration::from_secs(3 * 3600));
+        engine.sync().await.unwrap();
+    }
+    salesforce.user_edit(&sf.id, |e| e.location = "Salesforce room".into());
+    for _ in 0..3 {
+        clock.advance(std::time::Duration::from_secs(3 * 3600));
+        engine.sync().await.unwrap();
+    }
+    assert_eq!(
+        find(&salesforce, "Far-off offsite").location,
+        "Salesforce room"
+    );
+
+    clock.advance(std::time::Duration::from_secs(12 * 86_400));
+    let report = engine.sync().await.unwrap();
+    let sf_now = find(&salesforce, "Far-off offsite");
+    let ol_now = find(&outlook, "Far-off offsite");
+    assert!(
+        report
+            .conflicts
+            .iter()
+            .any(|c| c.field == calbridge::model::Field::Location),
+        "{report}"
+    );
+    assert_eq!(sf_now.location, ol_now.location, "{report}");
+    assert_eq!(ol_now.time, sf_now.time, "the move travels: {report}");
 }
