@@ -358,6 +358,16 @@ impl Soak {
             if p.side == side {
                 return false;
             }
+            // Already overwritten by the deleted copy's value in a run whose report was never
+            // seen (killed): a conflict it lost, nothing left to survive the deletion.
+            let lost = p.unclean
+                && copy_there.as_ref().is_some_and(|c| {
+                    let there = value(c, p.field);
+                    there != p.val && there == value(e, p.field)
+                });
+            if lost {
+                return false;
+            }
             value(e, p.field) != p.val || copy_there.is_none()
         });
     }
