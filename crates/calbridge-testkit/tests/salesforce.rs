@@ -1499,3 +1499,92 @@ async fn dropped_connections_are_transport_errors() {
     assert!(err.status().is_none());
     assert_eq!(api.sf.events().len(), 2);
 }
+
+#[tokio::test]
+async fn external_ids_stay_unique_through_updates_deletes_and_rollbacks() {
+    let api = Api::new().await;
+    api.sf.add_custom_field(
+        "Calbridge_Key__c",
+        CustomFieldKind::Text {
+            max_len: 255,
+            external_id: true,
+        },
+    );
+    let keyed = |subject: &str, key: &str| {
+        let mut r = timed(subject, "2026-03-03T09:00:00Z", "2026-03-03T10:00:00Z");
+        r["Calbridge_Key__c"] = json!(key);
+        r
+    };
+    let (_, a) = api.create(&keyed("A", "k1")).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    // A key given up by an update is free again; the new one is taken.
+    let (status, _) = api
+        .call(
+            Method::PATCH,
+            &format!("sobjects/Event/{a}"),
+            Some(&json!({"Calbridge_Key__c": "k2"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.create(&keyed("B", "k1")).await.0, StatusCode::CREATED);
+    let (status, err) = api.create(&keyed("C", "k2")).await;
+    assert_eq!(
+        (status, first_error(&err).0),
+        (StatusCode::BAD_REQUEST, "DUPLICATE_VALUE")
+    );
+    // An all-or-none collection that fails leaves no key behind.
+    let (_, r) = api
+        .call(
+            Method::POST,
+            "composite/sobjects",
+            Some(&collection(
+                vec![keyed("D", "k3"), json!({"Subject": "no times"})],
+                true,
+            )),
+        )
+        .await;
+    assert_eq!(r[0]["success"], json!(false), "{r}");
+    assert_eq!(api.create(&keyed("D", "k3")).await.0, StatusCode::CREATED);
+    // A deleted record's key is free; an upsert by it creates.
+    assert!(api.sf.user_delete(&a));
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            "sobjects/Event/Calbridge_Key__c/k2",
+            Some(&timed("E", "2026-03-04T09:00:00Z", "2026-03-04T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(
+        (status, body["created"].clone()),
+        (StatusCode::CREATED, json!(true))
+    );
+}
+
+#[tokio::test]
+async fn an_advanced_clock_stamps_writes_and_dates_answers() {
+    let api = Api::new().await;
+    api.sf.advance_clock(Duration::from_secs(3600));
+    let resp = api
+        .raw(
+            Method::POST,
+            &api.url("sobjects/Event"),
+            Some(&timed(
+                "Later",
+                "2026-03-03T09:00:00Z",
+                "2026-03-03T10:00:00Z",
+            )),
+        )
+        .await;
+    let date = resp
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| DateTime::parse_from_rfc2822(v).unwrap())
+        .unwrap();
+    let soon = chrono::Utc::now() + chrono::Duration::minutes(55);
+    assert!(date > soon, "{date}");
+    let (_, body) = read(resp).await;
+    let id = body["id"].as_str().unwrap();
+    let stamp = sf_time(&api.sf.event(id).unwrap()["SystemModstamp"]);
+    assert!(stamp > soon, "{stamp}");
+}

@@ -91,13 +91,20 @@ fn run<T>(
     items: &[T],
     mut op: impl FnMut(&mut State, &T) -> Outcome,
 ) -> Value {
-    let snapshot = all_or_none.then(|| (state.rows.clone(), state.index.clone()));
+    let snapshot = all_or_none.then(|| {
+        (
+            state.rows.clone(),
+            state.index.clone(),
+            state.external.clone(),
+        )
+    });
     let outcomes: Vec<Outcome> = items.iter().map(|item| op(state, item)).collect();
     let first_failure = outcomes.iter().position(Result::is_err);
     let results = match (snapshot, first_failure) {
-        (Some((rows, index)), Some(first)) => {
+        (Some((rows, index, external)), Some(first)) => {
             state.rows = rows;
             state.index = index;
+            state.external = external;
             outcomes
                 .into_iter()
                 .enumerate()
@@ -252,8 +259,8 @@ pub(crate) fn upsert(
 /// Finds the live record whose external id `field` equals `key` (case-sensitive).
 pub(crate) fn find_by_external_id(state: &State, field: &str, key: &str) -> Option<String> {
     state
-        .live_rows()
-        .find(|r| r.fields.get(field).and_then(|v| v.as_text()) == Some(key))
+        .rows_with(field, key)
+        .find(|r| r.deleted.is_none())
         .map(|r| r.id.clone())
 }
 

@@ -343,6 +343,14 @@ impl SalesforceEmulator {
         }
     }
 
+    /// Moves the emulator's clock (`SystemModstamp` of later writes, the `Date` header,
+    /// replication windows) `by` further ahead of the wall clock: what a benchmark does to
+    /// stand for the minutes between two syncs without waiting for them.
+    pub fn advance_clock(&self, by: Duration) {
+        let by = chrono::TimeDelta::from_std(by).unwrap_or(chrono::TimeDelta::zero());
+        lock(&self.shared).clock_offset += by;
+    }
+
     /// Caps query pages at `n` records (default 2,000), below whatever `batchSize` asks:
     /// real pages can be smaller than requested.
     pub fn set_page_size(&self, n: usize) {

@@ -256,10 +256,9 @@ fn check_rules(
         let Some(Val::Text(value)) = fields.get(&def.name) else {
             continue;
         };
-        let clash = state.live_rows().find(|r| {
-            Some(r.id.as_str()) != self_id
-                && r.fields.get(&def.name).and_then(Val::as_text) == Some(value)
-        });
+        let clash = state
+            .rows_with(&def.name, value)
+            .find(|r| r.deleted.is_none() && Some(r.id.as_str()) != self_id);
         if let Some(other) = clash {
             return Err(SfError::new(
                 "DUPLICATE_VALUE",
@@ -339,6 +338,7 @@ pub(crate) fn create(
         fields,
         deleted: None,
     });
+    state.index_external(state.rows.len() - 1);
     Ok(id)
 }
 
@@ -395,6 +395,7 @@ pub(crate) fn update(
         fields.insert("LastModifiedById".to_owned(), Val::Text(user_id.to_owned()));
     }
     state.rows[idx].fields = fields;
+    state.index_external(idx);
     Ok(())
 }
 

@@ -379,7 +379,7 @@ fn replication(st: &State, params: &Params, deleted: bool) -> Result<Response, R
             "startDate must chronologically precede endDate by more than one minute",
         ));
     }
-    let now = Utc::now();
+    let now = st.now();
     let reach = if deleted {
         TimeDelta::days(15)
     } else {

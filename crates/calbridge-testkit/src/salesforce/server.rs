@@ -232,7 +232,14 @@ async fn entry(
     }
     let response = {
         let mut st = lock(&shared);
-        handle(&mut st, &parts, &bytes)
+        let mut response = handle(&mut st, &parts, &bytes);
+        // The emulator's clock, which may run ahead of the wall clock: connectors take
+        // their watermark from this header.
+        let date = st.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(v) = HeaderValue::from_str(&date) {
+            response.headers_mut().insert(header::DATE, v);
+        }
+        response
     };
     if plan.drop_after_write {
         conn.kill();

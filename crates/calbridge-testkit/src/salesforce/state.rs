@@ -114,6 +114,9 @@ pub(crate) struct State {
     pub(crate) auth_codes: HashMap<String, AuthCode>,
     pub(crate) rows: Vec<Row>,
     pub(crate) index: HashMap<String, usize>,
+    /// External-id field → value → rows that hold or held it (a lookup checks the row still
+    /// does), so upserts and the uniqueness rule need no scan of every row.
+    pub(crate) external: HashMap<String, HashMap<String, Vec<usize>>>,
     pub(crate) last_stamp: Option<DateTime<Utc>>,
     serial: u64,
     pub(crate) page_size: usize,
@@ -122,6 +125,9 @@ pub(crate) struct State {
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) api_usage: u64,
     pub(crate) started: DateTime<Utc>,
+    /// How far the emulator's clock runs ahead of the wall clock (see
+    /// [`SalesforceEmulator::advance_clock`](super::SalesforceEmulator::advance_clock)).
+    pub(crate) clock_offset: TimeDelta,
 }
 
 impl State {
@@ -139,6 +145,7 @@ impl State {
             auth_codes: HashMap::new(),
             rows: Vec::new(),
             index: HashMap::new(),
+            external: HashMap::new(),
             last_stamp: None,
             serial: 0,
             page_size: DEFAULT_PAGE_SIZE,
@@ -147,6 +154,7 @@ impl State {
             requests: Vec::new(),
             api_usage: 0,
             started,
+            clock_offset: TimeDelta::zero(),
         };
         state.org_id = state.mint_id(ORG_PREFIX);
         state
@@ -174,10 +182,15 @@ impl State {
         base64_url(&sha256(seed.as_bytes()))
     }
 
+    /// The emulator's clock: the wall clock plus the offset it was advanced by.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+
     /// The next write timestamp: millisecond precision, strictly after every earlier one so
     /// `SystemModstamp` orders writes even within one millisecond.
     pub(crate) fn next_stamp(&mut self) -> DateTime<Utc> {
-        let now = Utc::now();
+        let now = self.now();
         let now = now
             .checked_sub_signed(TimeDelta::nanoseconds(i64::from(
                 now.timestamp_subsec_nanos() % 1_000_000,
@@ -262,6 +275,41 @@ impl State {
     /// Row index of a live or deleted record by 18-character id.
     pub(crate) fn row_index(&self, id18: &str) -> Option<usize> {
         self.index.get(id18).copied()
+    }
+
+    /// Indexes the external-id values of the row at `idx` (after it was added or changed).
+    pub(crate) fn index_external(&mut self, idx: usize) {
+        let Some(row) = self.rows.get(idx) else {
+            return;
+        };
+        for def in self.schema.iter().filter(|d| d.external_id) {
+            if let Some(Val::Text(value)) = row.fields.get(&def.name) {
+                let rows = self
+                    .external
+                    .entry(def.name.clone())
+                    .or_default()
+                    .entry(value.clone())
+                    .or_default();
+                if !rows.contains(&idx) {
+                    rows.push(idx);
+                }
+            }
+        }
+    }
+
+    /// Rows (live or deleted) whose external-id field `field` holds `value`.
+    pub(crate) fn rows_with<'a>(
+        &'a self,
+        field: &'a str,
+        value: &'a str,
+    ) -> impl Iterator<Item = &'a Row> + 'a {
+        self.external
+            .get(field)
+            .and_then(|values| values.get(value))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.rows.get(*i))
+            .filter(move |r| r.fields.get(field).and_then(Val::as_text) == Some(value))
     }
 
     pub(crate) fn live_rows(&self) -> impl Iterator<Item = &Row> {
