@@ -1,6 +1,6 @@
 //! The JSON Salesforce sends and receives, and its date/time formats.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -74,15 +74,26 @@ pub(crate) struct UserInfo {
 /// Parses a Salesforce dateTime: `2025-09-24T16:00:00.000+0000` as returned (offset without
 /// a colon, which RFC 3339 parsers refuse), and the RFC 3339 forms it accepts on input.
 ///
+/// A leap second (`:60`) is refused: Salesforce never returns one, and it is an instant the
+/// Outlook side cannot spell.
+///
 /// # Errors
 /// [`ModelError::Unparsable`] naming `field`.
 pub fn parse_datetime(field: &'static str, text: &str) -> Result<DateTime<Utc>, ModelError> {
-    DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+    let at = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
         .or_else(|_| DateTime::parse_from_rfc3339(text))
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             ModelError::unparsable(field, text, "a dateTime like 2025-09-24T16:00:00.000+0000")
-        })
+        })?;
+    if at.nanosecond() >= 1_000_000_000 {
+        return Err(ModelError::unparsable(
+            field,
+            text,
+            "a leap second (:60) is not a dateTime Salesforce stores",
+        ));
+    }
+    Ok(at)
 }
 
 /// Formats an instant for a dateTime field: UTC with milliseconds and an explicit `Z`
@@ -165,6 +176,16 @@ mod tests {
         let err = parse_datetime("StartDateTime", "2025-09-24 16:00").unwrap_err();
         assert_eq!(err.field(), "StartDateTime");
         assert_eq!(format_datetime(want), "2025-09-24T16:00:00.000Z");
+    }
+
+    /// The Salesforce side of the leap second the `graph_event` fuzz target found.
+    #[test]
+    fn a_leap_second_is_refused() {
+        for text in ["2025-09-24T16:59:60.000+0000", "2025-09-24T16:59:60Z"] {
+            let err = parse_datetime("EndDateTime", text).unwrap_err();
+            assert_eq!(err.field(), "EndDateTime");
+            assert!(err.to_string().contains("leap second"), "{err}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! sensitivity, `showAs`, calbridge's property and `transactionId`. An update carries only
 //! the changed fields. Attendees are never sent: Outlook would mail invitations.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -226,11 +226,21 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
 
 /// Graph's `dateTime`: a naive local time with up to seven fractional digits. An offset or
 /// `Z`, which some writers add, is honoured.
+///
+/// A leap second (`:60`) is refused: Graph never writes one, and chrono would keep it as an
+/// instant that no write can spell back (found by the `graph_event` fuzz target).
 fn parse_wall(field: &'static str, text: &str) -> Result<WallTime, ModelError> {
+    let leap = || ModelError::unparsable(field, text, "a leap second (:60) is not a wall time");
     if let Ok(naive) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        if naive.nanosecond() >= 1_000_000_000 {
+            return Err(leap());
+        }
         return Ok(WallTime::Naive(naive));
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        if at.nanosecond() >= 1_000_000_000 {
+            return Err(leap());
+        }
         return Ok(WallTime::Instant(at.with_timezone(&Utc)));
     }
     Err(ModelError::unparsable(

@@ -370,3 +370,39 @@ fn patches_carry_only_changed_fields() {
     assert_eq!(patch.expected.link, link);
     assert!(patch.body.get("attendees").is_none());
 }
+
+/// Found by the `graph_event` fuzz target: `16:15:60` read as a leap second, an instant that
+/// the write spelled as `16:15:60.9999999`, another instant.
+#[test]
+fn a_leap_second_is_refused_naming_the_field() {
+    for (field, value) in [
+        (
+            "end",
+            json!({"dateTime": "2026-04-14T16:15:60.0000000", "timeZone": "UTC"}),
+        ),
+        (
+            "start",
+            json!({"dateTime": "2026-03-02T16:59:60Z", "timeZone": "UTC"}),
+        ),
+        (
+            "end",
+            json!({"dateTime": "2026-03-03T00:00:60", "timeZone": "UTC"}),
+        ),
+    ] {
+        let mut extra = json!({});
+        extra[field] = value;
+        if field == "end" && extra[field]["dateTime"] == "2026-03-03T00:00:60" {
+            extra["isAllDay"] = json!(true);
+            extra["start"] = json!({"dateTime": "2026-03-02T00:00:00", "timeZone": "UTC"});
+        }
+        match mapped(graph(extra)) {
+            Err(ModelError::Unparsable {
+                field: f, reason, ..
+            }) => {
+                assert_eq!(f, format!("{field}.dateTime"));
+                assert!(reason.contains("leap second"), "{reason}");
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+}

@@ -81,6 +81,10 @@ impl Mapping {
         // The version is the modstamp re-formatted, so that two spellings of one instant
         // (`+0000` and `Z`) are one version.
         event.version = datetime(r, "SystemModstamp")?.map(|t| VersionTag::new(format_datetime(t)));
+        // The rest of the model's rules (a `WhatId` that is a person, a `WhoId` that is not),
+        // at the boundary as the Outlook connector checks them: a record that breaks them is
+        // broken, never an event the engine would have to catch.
+        event.validate()?;
         Ok(event)
     }
 }
@@ -99,12 +103,15 @@ fn read_time(r: &Map<String, Value>) -> Result<EventTime, ModelError> {
         };
         // DurationInMinutes = 1440 × days is the canonical span; the inclusive EndDateTime
         // (last day at 00:00 UTC) stands in when it is missing.
-        let days = match (duration, datetime(r, "EndDateTime")?) {
-            (Some(d), _) if d > 0 => (d + 1439) / 1440,
-            (_, Some(end)) => (end.date_naive() - start).num_days() + 1,
-            _ => 1,
+        let (days, field) = match (duration, datetime(r, "EndDateTime")?) {
+            (Some(d), _) if d > 0 => (d.div_euclid(1440) + i64::from(d % 1440 != 0), DURATION),
+            (_, Some(end)) => ((end.date_naive() - start).num_days() + 1, "EndDateTime"),
+            _ => (1, DURATION),
         };
-        let end = start + Duration::days(days.max(1));
+        // A duration of a billion years must not overflow the date: it is out of range.
+        let end = Duration::try_days(days.max(1))
+            .and_then(|span| start.checked_add_signed(span))
+            .ok_or_else(|| out_of_range(field, days))?;
         return Ok(EventTime::all_day(start, end));
     }
     let start = datetime(r, "StartDateTime")?.ok_or(ModelError::Missing {
@@ -112,7 +119,9 @@ fn read_time(r: &Map<String, Value>) -> Result<EventTime, ModelError> {
     })?;
     let end = match (datetime(r, "EndDateTime")?, duration) {
         (Some(end), _) => end,
-        (None, Some(d)) => start + Duration::minutes(d),
+        (None, Some(d)) => Duration::try_minutes(d)
+            .and_then(|span| start.checked_add_signed(span))
+            .ok_or_else(|| out_of_range(DURATION, d))?,
         (None, None) => {
             return Err(ModelError::Missing {
                 field: "EndDateTime",
@@ -120,6 +129,15 @@ fn read_time(r: &Map<String, Value>) -> Result<EventTime, ModelError> {
         }
     };
     Ok(EventTime::timed(start, end))
+}
+
+const DURATION: &str = "DurationInMinutes";
+
+fn out_of_range(field: &'static str, value: i64) -> ModelError {
+    ModelError::OutOfRange {
+        field,
+        value: value.to_string(),
+    }
 }
 
 // ----- typed field readers: null and absent are the same, a wrong type names the field -----

@@ -308,3 +308,52 @@ fn a_written_event_reads_back_the_same() {
         assert_eq!(read.get(field), original.get(field), "{field}");
     }
 }
+
+/// Found by the `salesforce_record` fuzz target: a record relating a person as `WhatId` (or
+/// an account as `WhoId`) mapped to an event that failed `Event::validate`.
+#[test]
+fn a_record_with_a_person_as_what_or_an_account_as_who_is_broken() {
+    for (field, id) in [("WhatId", "003A0000006Vm9r"), ("WhoId", "001A0000006Vm9r")] {
+        let mut record = timed_record();
+        record.insert("WhatId".into(), Value::Null);
+        record.insert(field.into(), json!(id));
+        let broken = mapping().read(&record).unwrap_err();
+        assert_eq!(broken.id.as_str(), "00UKe000002rCdsMAE");
+        assert!(
+            matches!(&broken.error, ModelError::WrongKeyPrefix { field: f, .. } if *f == field),
+            "{field}: {:?}",
+            broken.error
+        );
+    }
+}
+
+/// Found by the property tests of the fuzz checks: a huge `DurationInMinutes` overflowed
+/// the end's arithmetic and panicked (in debug builds already at `d + 1439`).
+#[test]
+fn a_huge_duration_is_out_of_range_not_a_panic() {
+    for minutes in [i64::MAX, i64::MAX - 1000, 999_999_999_999, 6_000_000_000] {
+        let mut all_day = obj(json!({
+            "Id": "00UKe000002rCdsMAE",
+            "IsAllDayEvent": true,
+            "ActivityDate": "2026-03-02",
+        }));
+        all_day.insert("DurationInMinutes".into(), json!(minutes));
+        let mut timed = timed_record();
+        timed.remove("EndDateTime");
+        timed.insert("DurationInMinutes".into(), json!(minutes));
+        for record in [all_day, timed] {
+            let broken = mapping().read(&record).unwrap_err();
+            assert!(
+                matches!(
+                    &broken.error,
+                    ModelError::OutOfRange {
+                        field: "DurationInMinutes" | "time",
+                        ..
+                    }
+                ),
+                "{minutes}: {:?}",
+                broken.error
+            );
+        }
+    }
+}
