@@ -132,12 +132,42 @@ impl SyncState {
     /// under an id another pair holds supersedes that pair, as a store's unique ids force.
     pub fn apply(&mut self, changes: impl IntoIterator<Item = StateChange>) {
         type Index = std::collections::HashMap<ItemId, usize, StableBuildHasher>;
-        let mut by_outlook: Index = Index::default();
-        let mut by_salesforce: Index = Index::default();
-        for (i, p) in self.pairs.iter().enumerate() {
-            by_outlook.insert(p.outlook.id.clone(), i);
-            by_salesforce.insert(p.salesforce.id.clone(), i);
+        let changes: Vec<StateChange> = changes.into_iter().collect();
+        if changes.is_empty() {
+            return;
         }
+        // Only ids the changes name are ever looked up, so only the pairs holding one are
+        // indexed: a few changes against many pairs cost one pass without a clone.
+        let (by_outlook, by_salesforce) = if self.pairs.is_empty() {
+            (Index::default(), Index::default())
+        } else {
+            type Wanted<'a> = HashSet<&'a ItemId, StableBuildHasher>;
+            let (mut outlook, mut salesforce) = (Wanted::default(), Wanted::default());
+            for change in &changes {
+                match change {
+                    StateChange::Put { replaces, pair } => {
+                        outlook.extend(replaces.as_ref().map(|k| &k.outlook));
+                        outlook.insert(&pair.outlook.id);
+                        salesforce.insert(&pair.salesforce.id);
+                    }
+                    StateChange::Patch { pair, .. } | StateChange::Remove { pair } => {
+                        outlook.insert(&pair.outlook);
+                    }
+                }
+            }
+            let mut by_outlook: Index = Index::default();
+            let mut by_salesforce: Index = Index::default();
+            for (i, p) in self.pairs.iter().enumerate() {
+                if outlook.contains(&p.outlook.id) {
+                    by_outlook.insert(p.outlook.id.clone(), i);
+                }
+                if salesforce.contains(&p.salesforce.id) {
+                    by_salesforce.insert(p.salesforce.id.clone(), i);
+                }
+            }
+            (by_outlook, by_salesforce)
+        };
+        let (mut by_outlook, mut by_salesforce) = (by_outlook, by_salesforce);
         let mut removed: HashSet<usize, StableBuildHasher> = HashSet::default();
         let forget = |i: usize,
                       pairs: &[PairState],

@@ -153,6 +153,49 @@ fn hash_str(tag: u8, s: &str) -> u64 {
     h.finish()
 }
 
+/// Whether [`normalize_subject`] would return `s` unchanged: no whitespace but single
+/// spaces between words.
+fn is_normal_subject(s: &str) -> bool {
+    let mut after_space = true; // a leading space is not normal
+    for c in s.chars() {
+        if c == ' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space || s.is_empty()
+}
+
+/// Whether [`normalize_text`] would return `text` unchanged: lines of words separated by
+/// single spaces, at most one blank line in a row, none first or last.
+fn is_normal_text(text: &str) -> bool {
+    if text.contains(['\t', '\u{a0}', '\r']) {
+        return false;
+    }
+    if text.starts_with('\n') || text.ends_with('\n') || text.contains("\n\n\n") {
+        return false;
+    }
+    text.split('\n')
+        .all(|line| !line.starts_with(' ') && !line.ends_with(' ') && !line.contains("  "))
+}
+
+/// The name a [`ShowAs`](crate::ShowAs) value is fingerprinted by (its `Debug` form).
+fn show_as_name(s: crate::ShowAs) -> &'static str {
+    match s {
+        crate::ShowAs::Free => "Free",
+        crate::ShowAs::Tentative => "Tentative",
+        crate::ShowAs::Busy => "Busy",
+        crate::ShowAs::OutOfOffice => "OutOfOffice",
+        crate::ShowAs::WorkingElsewhere => "WorkingElsewhere",
+    }
+}
+
 /// A borrowed view of one field's value, so that fingerprints need no clones.
 #[derive(Debug, Clone, Copy)]
 enum FieldRef<'a> {
@@ -215,8 +258,22 @@ pub fn field_fingerprint(value: &FieldValue) -> u64 {
 fn hash_ref(field: Field, value: FieldRef<'_>) -> u64 {
     let tag = field as u8;
     match value {
-        FieldRef::Subject(s) | FieldRef::Location(s) => hash_str(tag, &normalize_subject(s)),
-        FieldRef::Body(b) => hash_str(tag, &normalize_text(b.plain_text())),
+        // Most values are already in normal form: hashed as they are, without a copy.
+        FieldRef::Subject(s) | FieldRef::Location(s) => {
+            if is_normal_subject(s) {
+                hash_str(tag, s)
+            } else {
+                hash_str(tag, &normalize_subject(s))
+            }
+        }
+        FieldRef::Body(b) => {
+            let text = b.plain_text();
+            if is_normal_text(text) {
+                hash_str(tag, text)
+            } else {
+                hash_str(tag, &normalize_text(text))
+            }
+        }
         FieldRef::Time(t) => {
             let mut h = StableHasher::new();
             h.write_u8(tag);
@@ -234,8 +291,9 @@ fn hash_ref(field: Field, value: FieldRef<'_>) -> u64 {
             }
             h.finish()
         }
-        FieldRef::ShowAs(s) => hash_str(tag, &format!("{s:?}")),
+        FieldRef::ShowAs(s) => hash_str(tag, show_as_name(s)),
         FieldRef::Private(b) | FieldRef::Cancelled(b) => hash_str(tag, if b { "1" } else { "0" }),
+        FieldRef::Related(link) if !link.is_related() => hash_str(tag, "|"),
         FieldRef::Related(link) => {
             let what = link.what.as_ref().map(|i| i.as_str()).unwrap_or("");
             let who = link.who.as_ref().map(|i| i.as_str()).unwrap_or("");
@@ -307,6 +365,51 @@ mod tests {
         assert_eq!(normalize_text("  a  b\r\n\r\n\r\nc\t d \n"), "a b\n\nc d");
         assert_eq!(normalize_text("a\u{a0}b"), "a b");
         assert_eq!(normalize_text("\n\n"), "");
+    }
+
+    #[test]
+    fn normal_forms_are_recognised_exactly() {
+        let samples = [
+            "",
+            " ",
+            "a",
+            "a b",
+            "a  b",
+            " a",
+            "a ",
+            "a\tb",
+            "a\u{a0}b",
+            "a\u{2003}b",
+            "a\nb",
+            "a\n\nb",
+            "a\n\n\nb",
+            "\na",
+            "a\n",
+            "a\r\nb",
+            "a \nb",
+            "a\n b",
+            "\n",
+            "\n\n",
+            "x\n \ny",
+            "Agenda: one, two.\n\nBring numbers.",
+        ];
+        for s in samples {
+            assert_eq!(
+                is_normal_subject(s),
+                normalize_subject(s) == s,
+                "subject {s:?}"
+            );
+            assert_eq!(is_normal_text(s), normalize_text(s) == s, "text {s:?}");
+        }
+        for v in [
+            crate::ShowAs::Free,
+            crate::ShowAs::Tentative,
+            crate::ShowAs::Busy,
+            crate::ShowAs::OutOfOffice,
+            crate::ShowAs::WorkingElsewhere,
+        ] {
+            assert_eq!(show_as_name(v), format!("{v:?}"));
+        }
     }
 
     #[test]

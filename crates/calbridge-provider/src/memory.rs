@@ -155,6 +155,12 @@ impl InMemoryProvider {
         self.state().events()
     }
 
+    /// Calls `f` with every event, in id order, without copying them (`f` runs with the
+    /// calendar locked: it must not call back into this provider).
+    pub fn for_each_event(&self, f: impl FnMut(&Event)) {
+        self.state().for_each_event(f);
+    }
+
     /// One event, read without counting a request.
     #[must_use]
     pub fn event(&self, id: &ItemId) -> Option<Event> {

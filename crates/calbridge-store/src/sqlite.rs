@@ -280,6 +280,18 @@ fn apply_change(tx: &Transaction<'_>, change: &StateChange) -> Result<(), StoreE
                 s.version.as_ref().map(VersionTag::as_str),
                 &s_hashes[..],
             ];
+            // A new pair whose ids no stored pair holds (a first sync's every pair): one
+            // statement. Otherwise nothing is inserted, and the general path below runs.
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO pairs (outlook_id, salesforce_id, outlook_version, \
+                     outlook_hashes, salesforce_version, salesforce_hashes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                )?
+                .execute(values)?;
+            if inserted == 1 {
+                return Ok(());
+            }
             // The same pair: updated where it stands, as `SyncState::apply` does.
             let updated = tx
                 .prepare_cached(

@@ -249,7 +249,11 @@ impl SyncEngine {
             .into_iter()
             .map(|i| i.key)
             .collect();
-        let (plan, reads) = self.read_and_plan(options, state, &mut jitter).await?;
+        let (plan, mut reads) = self.read_and_plan(options, state, &mut jitter).await?;
+        // Planned: the snapshots (a copy of both calendars) are freed before the writes.
+        for read in &mut reads {
+            read.snapshot = Snapshot::changes(Vec::new(), Vec::new());
+        }
         let mut report = Report::new(started, false);
         report.interrupted_creates = leftover.len();
         report.absorb_plan(&plan);

@@ -105,6 +105,10 @@ impl World {
 pub(crate) struct Phase {
     pub(crate) name: &'static str,
     pub(crate) seconds: f64,
+    /// CPU time of the whole process during the phase (all threads, emulators included).
+    pub(crate) cpu_seconds: f64,
+    /// Peak resident memory of the process during the phase, in MiB.
+    pub(crate) peak_rss_mib: f64,
     /// Writes to Outlook and to Salesforce.
     pub(crate) writes: [usize; 2],
     /// The most write requests the targets allow: per pair, one Graph `$batch` per 20
@@ -119,7 +123,9 @@ pub(crate) struct Phase {
 /// Syncs every pair concurrently (one task each) and checks the result.
 async fn phase(name: &'static str, world: &World) -> Result<Phase, BoxError> {
     let engines = world.engines();
+    output::reset_peak_rss();
     let start = Instant::now();
+    let cpu = output::cpu_seconds();
     let mut tasks = tokio::task::JoinSet::new();
     for engine in engines {
         tasks.spawn(async move { engine.sync().await });
@@ -129,10 +135,14 @@ async fn phase(name: &'static str, world: &World) -> Result<Phase, BoxError> {
         reports.push(joined??);
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = output::cpu_seconds() - cpu;
+    let peak_rss_mib = output::peak_rss_mib();
     let requests = world.take_requests();
     let mut p = Phase {
         name,
         seconds,
+        cpu_seconds,
+        peak_rss_mib,
         writes: [0; 2],
         write_budget: [0; 2],
         failed: 0,
@@ -184,12 +194,21 @@ async fn run(o: &Options, dir: &Path) -> Result<(Vec<Phase>, f64), BoxError> {
 fn main() -> Result<(), BoxError> {
     let o = parse_args().map_err(|e| format!("{e}\n{USAGE}"))?;
     let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // One pair runs on the main thread (as an embedding program syncing one calendar pair
+    // would; a second thread would only add its own allocator arena to the peak); several
+    // run on two workers, one per core.
+    let rt = if o.pairs == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    };
     let (phases, setup) = rt.block_on(run(&o, dir.path()))?;
-    let peak = output::peak_rss_mib();
+    let peak = output::overall_peak_rss_mib();
     if o.json {
         println!("{}", output::json(&o, &phases, setup, peak));
     } else {

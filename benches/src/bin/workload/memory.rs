@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use calbridge::SyncEngine;
-use calbridge::model::{FieldHashes, Side};
+use calbridge::model::{FieldHashes, ItemId, Side};
 use calbridge::provider::InMemoryProvider;
 use calbridge_benches::generated_event;
 
@@ -42,11 +42,8 @@ impl Pair {
     /// Whether both sides hold the same canonical events.
     pub(crate) fn converged(&self) -> bool {
         let sorted = |c: &InMemoryProvider| {
-            let mut v: Vec<u64> = c
-                .events()
-                .iter()
-                .map(|e| FieldHashes::of(e).combined())
-                .collect();
+            let mut v = Vec::with_capacity(c.len());
+            c.for_each_event(|e| v.push(FieldHashes::of(e).combined()));
             v.sort_unstable();
             v
         };
@@ -56,19 +53,26 @@ impl Pair {
     /// Edits one event in `edit_every` on each side (different events) and deletes one in
     /// `delete_every` on Outlook.
     pub(crate) fn edit_and_delete(&self, edit_every: usize, delete_every: usize) {
-        for (k, e) in self.outlook.events().iter().enumerate() {
+        for (k, id) in ids(&self.outlook).iter().enumerate() {
             if k % edit_every == 0 {
                 self.outlook
-                    .user_edit(&e.id, |e| e.location = format!("Moved {k}"));
+                    .user_edit(id, |e| e.location = format!("Moved {k}"));
             } else if k % delete_every == 1 {
-                self.outlook.user_delete(&e.id);
+                self.outlook.user_delete(id);
             }
         }
-        for (k, e) in self.salesforce.events().iter().enumerate() {
+        for (k, id) in ids(&self.salesforce).iter().enumerate() {
             if k % edit_every == edit_every / 2 {
                 self.salesforce
-                    .user_edit(&e.id, |e| e.subject = format!("Renamed {k}"));
+                    .user_edit(id, |e| e.subject = format!("Renamed {k}"));
             }
         }
     }
+}
+
+/// The ids of a calendar's events, in id order.
+fn ids(c: &InMemoryProvider) -> Vec<ItemId> {
+    let mut ids = Vec::with_capacity(c.len());
+    c.for_each_event(|e| ids.push(e.id.clone()));
+    ids
 }

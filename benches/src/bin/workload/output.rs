@@ -1,6 +1,7 @@
 //! The harness's report: a table or JSON, and the process's peak resident memory.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
@@ -15,6 +16,38 @@ pub(crate) fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The highest peak seen before the last [`reset_peak_rss`], in KiB.
+static EARLIER_PEAK_KIB: AtomicU64 = AtomicU64::new(0);
+
+/// Starts a new peak for [`peak_rss_mib`] (Linux: `5` to `/proc/self/clear_refs`), keeping
+/// the one so far for [`overall_peak_rss_mib`].
+pub(crate) fn reset_peak_rss() {
+    let kib = (peak_rss_mib() * 1024.0) as u64;
+    EARLIER_PEAK_KIB.fetch_max(kib, Ordering::Relaxed);
+    // Where the kernel does not allow it, the peaks stay cumulative.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident set over its whole life, in MiB.
+pub(crate) fn overall_peak_rss_mib() -> f64 {
+    let earlier = EARLIER_PEAK_KIB.load(Ordering::Relaxed) as f64 / 1024.0;
+    peak_rss_mib().max(earlier)
+}
+
+/// CPU time of every thread of the process so far, in seconds (`/proc/self/task/*/schedstat`,
+/// nanoseconds on a CPU): unlike wall time, not inflated by other processes on the machine.
+pub(crate) fn cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    nanos as f64 / 1e9
 }
 
 fn store_name(o: &Options) -> &'static str {
@@ -37,6 +70,8 @@ pub(crate) fn json(o: &Options, phases: &[Phase], setup: f64, peak: f64) -> Stri
             let mut v = json!({
                 "phase": p.name,
                 "seconds": (p.seconds * 1e4).round() / 1e4,
+                "cpu_seconds": (p.cpu_seconds * 1e4).round() / 1e4,
+                "peak_rss_mib": (p.peak_rss_mib * 10.0).round() / 10.0,
                 "events_per_second": events_per_second(o, p).round(),
                 "writes": {"outlook": p.writes[0], "salesforce": p.writes[1]},
                 "failed": p.failed,
@@ -86,8 +121,8 @@ pub(crate) fn table(o: &Options, phases: &[Phase], setup: f64, peak: f64) -> Str
     );
     let _ = write!(
         out,
-        "{:<32} {:>9} {:>12} {:>13} {:>9}",
-        "phase", "seconds", "events/s", "writes O/S", "converged"
+        "{:<32} {:>9} {:>9} {:>12} {:>9} {:>13} {:>9}",
+        "phase", "seconds", "cpu s", "events/s", "peak MiB", "writes O/S", "converged"
     );
     if o.emulators {
         let _ = write!(
@@ -100,10 +135,12 @@ pub(crate) fn table(o: &Options, phases: &[Phase], setup: f64, peak: f64) -> Str
     for p in phases {
         let _ = write!(
             out,
-            "{:<32} {:>9.4} {:>12.0} {:>13} {:>9}",
+            "{:<32} {:>9.4} {:>9.4} {:>12.0} {:>9.1} {:>13} {:>9}",
             p.name,
             p.seconds,
+            p.cpu_seconds,
             events_per_second(o, p),
+            p.peak_rss_mib,
             format!("{}/{}", p.writes[0], p.writes[1]),
             if p.failed > 0 {
                 format!("{} FAILED", p.failed)
