@@ -378,7 +378,7 @@ fn error_as_text<S: Serializer>(error: &ModelError, s: S) -> Result<S::Ok, S::Er
 }
 
 /// Why the mass-delete guard held a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuardTrip {
     /// The side that would lose events.
     pub side: Side,
@@ -386,6 +386,9 @@ pub struct GuardTrip {
     pub deletes: usize,
     /// How many of that side's events are in range.
     pub in_range: usize,
+    /// The items held back: what a user confirms when confirming this trip (see
+    /// [`Planner::confirm_only`](crate::Planner::confirm_only)).
+    pub ids: Vec<ItemId>,
 }
 
 impl fmt::Display for GuardTrip {

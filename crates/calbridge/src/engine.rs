@@ -17,10 +17,14 @@ use crate::retry::{Jitter, RetryPolicy};
 use crate::{Clock, EngineError, SyncObserver};
 
 /// Options for one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncOptions {
-    /// The user confirmed a mass delete: the delete guard does not hold this run.
+    /// The user confirmed any mass delete: the delete guard does not hold this run.
     pub confirm_deletes: bool,
+    /// The user confirmed the deletion of exactly these items (the
+    /// [`ids`](calbridge_core::GuardTrip::ids) of the trips a held run reported): those
+    /// deletes go ahead, and any delete the user was not shown is still guarded.
+    pub confirmed_deletes: Vec<ItemId>,
 }
 
 /// A preview: the plan a sync would carry out, and its report.
@@ -147,10 +151,11 @@ impl SyncEngine {
         }
     }
 
-    fn planner(&self, options: SyncOptions) -> Planner<'_> {
+    fn planner(&self, options: &SyncOptions) -> Planner<'_> {
         Planner::new(&self.settings)
             .zone(self.zone)
             .confirm_deletes(options.confirm_deletes)
+            .confirm_only(options.confirmed_deletes.iter().cloned())
     }
 
     /// Reads both sides and plans, writing nothing. The recommended first run.
@@ -300,7 +305,7 @@ impl SyncEngine {
         jitter: &mut Jitter,
     ) -> Result<(Plan, [SideRead; 2]), EngineError> {
         let now = self.clock.now();
-        let planner = self.planner(options);
+        let planner = self.planner(&options);
         let window = planner.window(now);
         let list_window = ListWindow {
             start: window.start,
@@ -372,7 +377,7 @@ impl SyncEngine {
             }
         }
         let state = self.store.load().await?;
-        let plan = self.planner(SyncOptions::default()).plan(
+        let plan = self.planner(&SyncOptions::default()).plan(
             self.clock.now(),
             &snapshots[0],
             &snapshots[1],

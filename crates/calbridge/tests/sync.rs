@@ -330,11 +330,74 @@ async fn the_delete_guard_holds_a_mass_delete_until_confirmed() {
     let confirmed = engine
         .sync_with(SyncOptions {
             confirm_deletes: true,
+            ..SyncOptions::default()
         })
         .await
         .unwrap();
     assert_eq!(confirmed.salesforce.deleted, 15);
     assert_eq!(salesforce.len(), 5);
+}
+
+/// Confirming a held run confirms the deletes it showed, not others that appear before the
+/// confirmed run.
+#[tokio::test]
+async fn a_confirmation_covers_only_the_deletes_that_were_shown() {
+    let outlook = InMemoryProvider::new(Side::Outlook);
+    let salesforce = InMemoryProvider::new(Side::Salesforce);
+    outlook.seed((0..40).map(|i| meeting(&format!("Meeting {i}"), 1 + i, 10)));
+    let engine = engine(&outlook, &salesforce, MemoryStore::new(), settings());
+    engine.sync().await.unwrap();
+    let events = outlook.events();
+    for e in &events[..15] {
+        outlook.user_delete(&e.id);
+    }
+    let held = engine.sync().await.unwrap();
+    assert_eq!(held.held.len(), 1, "{held}");
+    let shown: Vec<_> = held.held[0].ids.clone();
+    assert_eq!(shown.len(), 15);
+    assert!(shown.iter().all(|id| salesforce.event(id).is_some()));
+
+    // Before the user answers, 15 more disappear from Outlook.
+    for e in &events[15..30] {
+        outlook.user_delete(&e.id);
+    }
+    let confirmed = engine
+        .sync_with(SyncOptions {
+            confirmed_deletes: shown.clone(),
+            ..SyncOptions::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        confirmed.held.len(),
+        1,
+        "the new deletes are held: {confirmed}"
+    );
+    assert_eq!(
+        confirmed.writes(),
+        0,
+        "a held run writes nothing: {confirmed}"
+    );
+    let new = &confirmed.held[0].ids;
+    assert_eq!(
+        new.len(),
+        15,
+        "only the deletes not yet confirmed are shown"
+    );
+    assert!(new.iter().all(|id| !shown.contains(id)));
+    assert_eq!(salesforce.len(), 40);
+
+    let all: Vec<_> = shown.iter().chain(new).cloned().collect();
+    let done = engine
+        .sync_with(SyncOptions {
+            confirmed_deletes: all,
+            ..SyncOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(done.held.is_empty(), "{done}");
+    assert_eq!(done.salesforce.deleted, 30, "{done}");
+    assert_eq!(salesforce.len(), 10);
 }
 
 #[tokio::test]

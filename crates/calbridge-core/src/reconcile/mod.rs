@@ -10,6 +10,7 @@ mod unpaired;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use std::collections::BTreeSet;
 
 use calbridge_model::{Event, FieldHashes, ItemId, Side, StableHasher};
 
@@ -56,6 +57,7 @@ pub struct Planner<'a> {
     settings: &'a SyncSettings,
     zone: Tz,
     confirm_deletes: bool,
+    confirmed: BTreeSet<ItemId>,
 }
 
 impl<'a> Planner<'a> {
@@ -66,6 +68,7 @@ impl<'a> Planner<'a> {
             settings,
             zone: settings.zone(),
             confirm_deletes: false,
+            confirmed: BTreeSet::new(),
         }
     }
 
@@ -81,6 +84,15 @@ impl<'a> Planner<'a> {
     #[must_use]
     pub fn confirm_deletes(mut self, confirmed: bool) -> Self {
         self.confirm_deletes = confirmed;
+        self
+    }
+
+    /// The user confirmed the deletion of exactly these items (the ids of a held run's
+    /// [`GuardTrip`]s): their deletes pass the guard, and any other delete is guarded as
+    /// usual, so a confirmation never covers deletes the user was not shown.
+    #[must_use]
+    pub fn confirm_only(mut self, ids: impl IntoIterator<Item = ItemId>) -> Self {
+        self.confirmed = ids.into_iter().collect();
         self
     }
 
@@ -207,7 +219,7 @@ impl<'a> Planner<'a> {
         unpaired::reconcile(&mut ctx, &o, &s, state);
         let mut plan = ctx.plan;
         if self.settings.delete_guard.enabled && !self.confirm_deletes {
-            apply_delete_guard(self.settings, &mut plan, [&o, &s], state);
+            apply_delete_guard(self.settings, &mut plan, [&o, &s], state, &self.confirmed);
         }
         plan
     }
@@ -308,15 +320,17 @@ fn apply_delete_guard(
     plan: &mut Plan,
     sides: [&SideIndex<'_>; 2],
     state: &SyncState,
+    confirmed: &BTreeSet<ItemId>,
 ) {
     let guard = settings.delete_guard;
     for index in sides {
         let side = index.side;
-        let deletes = plan
-            .operations
-            .iter()
-            .filter(|op| op.target == side && matches!(op.action, crate::Action::Delete { .. }))
-            .count();
+        let guarded = |op: &Operation| {
+            op.target == side
+                && matches!(op.action, crate::Action::Delete { .. })
+                && op.target_id().is_none_or(|id| !confirmed.contains(id))
+        };
+        let deletes = plan.operations.iter().filter(|op| guarded(op)).count();
         if deletes == 0 {
             continue;
         }
@@ -335,15 +349,19 @@ fn apply_delete_guard(
         if !(over_count && over_share) {
             continue;
         }
+        let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.operations)
+            .into_iter()
+            .partition(|op| guarded(op));
+        plan.operations = kept;
         plan.delete_guard.push(GuardTrip {
             side,
             deletes,
             in_range,
+            ids: held
+                .iter()
+                .filter_map(|op| op.target_id().cloned())
+                .collect(),
         });
-        let (held, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut plan.operations)
-            .into_iter()
-            .partition(|op| op.target == side && matches!(op.action, crate::Action::Delete { .. }));
-        plan.operations = kept;
         for op in held {
             if let Some(id) = op.target_id() {
                 plan.skipped.push(Skip {

@@ -120,14 +120,22 @@ async fn sync_in(session: &Session, yes: bool, json: bool, repeat: u32) -> Outco
     for _ in 0..repeat {
         let options = SyncOptions {
             confirm_deletes: yes,
+            ..SyncOptions::default()
         };
         let mut report = session.engine.sync_with(options).await?;
-        if !report.held.is_empty() {
+        // A yes confirms the deletes shown, no others: should more appear meanwhile, the
+        // next run is held again, shows only the new ones and asks again.
+        let mut confirmed_deletes = Vec::new();
+        while !report.held.is_empty() {
             if confirm_deletes(&report) {
+                for trip in &report.held {
+                    confirmed_deletes.extend(trip.ids.iter().cloned());
+                }
                 report = session
                     .engine
                     .sync_with(SyncOptions {
-                        confirm_deletes: true,
+                        confirm_deletes: false,
+                        confirmed_deletes: confirmed_deletes.clone(),
                     })
                     .await?;
             } else {
