@@ -139,7 +139,10 @@ impl SyncState {
         // Only ids the changes name are ever looked up, so only the pairs holding one are
         // indexed: a few changes against many pairs cost one pass without a clone.
         let (by_outlook, by_salesforce) = if self.pairs.is_empty() {
-            (Index::default(), Index::default())
+            // A first sync: every change is a new pair, sized for at once.
+            let sized = || Index::with_capacity_and_hasher(changes.len(), StableBuildHasher);
+            self.pairs.reserve(changes.len());
+            (sized(), sized())
         } else {
             type Wanted<'a> = HashSet<&'a ItemId, StableBuildHasher>;
             let (mut outlook, mut salesforce) = (Wanted::default(), Wanted::default());
