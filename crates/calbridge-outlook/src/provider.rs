@@ -298,6 +298,10 @@ impl CalendarProvider for OutlookProvider {
         self.inner.get(id).await
     }
 
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        self.inner.get_many(ids).await
+    }
+
     async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>> {
         crate::write::apply(&self.inner, writes).await
     }

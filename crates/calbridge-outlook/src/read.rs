@@ -247,6 +247,22 @@ impl Inner {
         paths: &Paths,
         ids: &[ItemId],
     ) -> Result<Vec<(ItemId, Option<Result<GraphItem, BrokenItem>>)>, ProviderError> {
+        let bodies = self.read_bodies(paths, ids).await?;
+        Ok(ids
+            .iter()
+            .zip(bodies)
+            .map(|(id, body)| (id.clone(), body.map(|value| map_item(&value))))
+            .collect())
+    }
+
+    /// Every event of `ids` as Graph answers it, in order, 20 to a `$batch` (a repeated id
+    /// is asked each time). `None`: the event is gone (404 or 410); any other failed item
+    /// (throttled, a server error) fails the whole read with its error.
+    async fn read_bodies(
+        &self,
+        paths: &Paths,
+        ids: &[ItemId],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::config::MAX_BATCH) {
             let requests = chunk
@@ -259,15 +275,30 @@ impl Inner {
                 let Some(answer) = answers.remove(&i.to_string()) else {
                     return Err(ProviderError::transient("a $batch answer lacked an item"));
                 };
-                let found = match answer.status {
-                    200 => Some(map_item(&answer.body.unwrap_or(Value::Null))),
-                    404 => None,
+                out.push(match answer.status {
+                    200 => Some(answer.body.unwrap_or(Value::Null)),
+                    404 | 410 => None,
                     _ => return Err(item_error(&answer).into_provider(Some(id))),
-                };
-                out.push((id.clone(), found));
+                });
             }
         }
         Ok(out)
+    }
+
+    /// Events by id, as [`Inner::get`] reads each, 20 to a `$batch`.
+    pub(crate) async fn get_many(
+        &self,
+        ids: &[ItemId],
+    ) -> Result<Vec<Option<Event>>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let paths = self.paths().await?;
+        self.read_bodies(paths, ids)
+            .await?
+            .into_iter()
+            .map(|body| body.map_or(Ok(None), |value| item_event(&value)))
+            .collect()
     }
 
     /// A `$batch` GET of one event with the fields calbridge reads.
@@ -294,22 +325,27 @@ impl Inner {
         let q = query(&[("$select", EVENT_SELECT), ("$expand", &expand_clause())]);
         let url = self.client.url(&format!("{}?{q}", paths.item(id)))?;
         let answer = self.client.send(Call::get(url, PREFER_EVENTS)).await?;
-        if answer.status.as_u16() == 404 {
+        if matches!(answer.status.as_u16(), 404 | 410) {
             return Ok(None);
         }
         let answer = answer.ok(Some(id))?;
         let value: Value = parse_json(&answer.body)?;
-        let event = match map_item(&value) {
-            Ok(GraphItem::Event(event)) => *event,
-            // A master read by id maps like a single event; a removed marker means gone.
-            Ok(GraphItem::SeriesMaster { .. }) => {
-                crate::mapping::event_from_json(&value).map_err(|e| invalid(&e))?
-            }
-            Ok(GraphItem::Removed { .. }) => return Ok(None),
-            Err(broken) => return Err(broken_error(&broken)),
-        };
-        Ok(Some(event))
+        item_event(&value)
     }
+}
+
+/// An event read by id: a master maps like a single event, a removed marker means gone, an
+/// item that cannot be mapped fails the read.
+fn item_event(value: &Value) -> Result<Option<Event>, ProviderError> {
+    let event = match map_item(value) {
+        Ok(GraphItem::Event(event)) => *event,
+        Ok(GraphItem::SeriesMaster { .. }) => {
+            crate::mapping::event_from_json(value).map_err(|e| invalid(&e))?
+        }
+        Ok(GraphItem::Removed { .. }) => return Ok(None),
+        Err(broken) => return Err(broken_error(&broken)),
+    };
+    Ok(Some(event))
 }
 
 /// Events gathered from several pages, each id once (the last read wins).

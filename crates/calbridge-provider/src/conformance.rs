@@ -18,6 +18,7 @@
 //! # });
 //! ```
 
+mod batch;
 mod behaviours;
 mod scope;
 
@@ -26,6 +27,7 @@ use thiserror::Error;
 
 use crate::{CalendarProvider, ProviderError};
 
+pub use batch::get_many_matches_get;
 pub use behaviours::{
     all_day_round_trip, changes_report_edits_and_deletions, crud_round_trip,
     deleted_item_reads_none, idempotent_create, listing_covers_every_page,
@@ -37,7 +39,7 @@ pub use behaviours::{
 pub const MANY_EVENTS: usize = 250;
 
 /// The names of the behaviours, in the order [`run_all`] runs them.
-pub const BEHAVIOURS: [&str; 9] = [
+pub const BEHAVIOURS: [&str; 10] = [
     "crud_round_trip",
     "listing_covers_every_page",
     "stale_version_is_refused",
@@ -47,6 +49,7 @@ pub const BEHAVIOURS: [&str; 9] = [
     "private_flag_round_trips",
     "deleted_item_reads_none",
     "changes_report_edits_and_deletions",
+    "get_many_matches_get",
 ];
 
 /// What the suite needs to know about the run.
@@ -107,6 +110,7 @@ pub async fn run_each(
         private_flag_round_trips,
         deleted_item_reads_none,
         changes_report_edits_and_deletions,
+        get_many_matches_get,
     );
     outcomes
 }

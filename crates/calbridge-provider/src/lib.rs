@@ -3,7 +3,7 @@
 //! A [`CalendarProvider`] is one calendar on one side — an Outlook calendar through Microsoft
 //! Graph, a Salesforce user's events, or the [`InMemoryProvider`] used in tests and examples.
 //! It lists a window (paging internally, returning a complete snapshot), reports changes since
-//! an opaque cursor, reads one event by id, and applies batches of writes with optimistic
+//! an opaque cursor, reads events by id (one or many at a time), and applies batches of writes with optimistic
 //! concurrency (updates and deletes carry the version they were planned against) and
 //! idempotent creates (a repeated idempotency key creates one event).
 //!
@@ -61,6 +61,22 @@ pub trait CalendarProvider: Send + Sync + std::fmt::Debug {
     /// Any [`ProviderError`] but `NotFound` (which is `Ok(None)`).
     async fn get(&self, id: &ItemId) -> Result<Option<Event>, ProviderError>;
 
+    /// Several events by id, in as few requests as the service allows: one answer per id,
+    /// in the same order and number as `ids` (a repeated id is answered each time), `None`
+    /// where [`CalendarProvider::get`] would answer `Ok(None)`. An id that `get` would
+    /// fail for (an item that cannot be mapped, a malformed id) fails the whole call with
+    /// the same error. The default calls `get` for each id.
+    ///
+    /// # Errors
+    /// Any [`ProviderError`] but `NotFound`; a failed request fails the whole call.
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get(id).await?);
+        }
+        Ok(out)
+    }
+
     /// Applies writes, at most [`Capabilities::max_batch`] at once, returning one result per
     /// write in the same order. A failed write does not fail the others.
     async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>>;
@@ -101,6 +117,10 @@ impl<P: CalendarProvider + ?Sized> CalendarProvider for std::sync::Arc<P> {
 
     async fn get(&self, id: &ItemId) -> Result<Option<Event>, ProviderError> {
         (**self).get(id).await
+    }
+
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        (**self).get_many(ids).await
     }
 
     async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>> {

@@ -111,7 +111,7 @@ impl InMemoryProvider {
         self.state().clock()
     }
 
-    /// Requests made so far: one per listing page, `changes` call, `get`, and `apply` chunk
+    /// Requests made so far: one per listing page, `changes` call, `get`, `get_many` call, and `apply` chunk
     /// of up to `max_batch` writes. A call failed by a fault counts one.
     #[must_use]
     pub fn requests(&self) -> u64 {
@@ -289,6 +289,17 @@ impl CalendarProvider for InMemoryProvider {
             return Err(error.into());
         }
         Ok(state.get(id))
+    }
+
+    /// One request for the whole slice, whatever its length (an empty slice counts one
+    /// too, as a call a fault can aim at).
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        let mut state = self.state();
+        if let Some(error) = Self::call_fault(&mut state, "get_many") {
+            return Err(error.into());
+        }
+        state.requests += 1;
+        Ok(ids.iter().map(|id| state.event(id)).collect())
     }
 
     /// Applies every write, whatever their number, counting one request per

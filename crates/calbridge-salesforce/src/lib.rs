@@ -45,7 +45,7 @@ pub use config::{
 pub use error::{ApiError, ConfigError, classify, parse_errors};
 pub use fetcher::SalesforceTokenFetcher;
 pub use mapping::{BrokenRecord, EVENT_FIELDS, Mapping, Outgoing, Row};
-pub use provider::{DELETED_RETENTION, SalesforceProvider};
+pub use provider::{DELETED_RETENTION, MAX_IDS_PER_QUERY, SalesforceProvider};
 pub use wire::{
     ApiUsage, QueryPage, SaveResult, format_date, format_datetime, parse_date, parse_datetime,
 };

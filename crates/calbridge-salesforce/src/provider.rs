@@ -33,6 +33,10 @@ use crate::mapping::{BrokenRecord, Mapping, Row};
 use crate::soql::{Literal, Op, Select};
 use crate::wire::{ApiUsage, UserInfo, parse_datetime};
 
+mod by_id;
+
+pub use by_id::MAX_IDS_PER_QUERY;
+
 /// How long Salesforce keeps deleted records visible to `queryAll` and getDeleted (the
 /// Recycle Bin's 15 days): a watermark older than this may have missed deletions.
 pub const DELETED_RETENTION: Duration = Duration::from_secs(15 * 24 * 60 * 60);
@@ -361,30 +365,12 @@ impl CalendarProvider for SalesforceProvider {
     }
 
     async fn get(&self, id: &ItemId) -> Result<Option<Event>, ProviderError> {
-        let sid = SalesforceId::parse_field("Id", id.as_str()).map_err(|e| {
-            ProviderError::InvalidData {
-                field: "Id".into(),
-                message: e.to_string(),
-            }
-        })?;
-        let owner = self.owner().await?;
-        let soql = Select::new(self.mapping.select_fields())
-            .and_then(|s| s.filter("Id", Op::Eq, Literal::Id(&sid)))
-            .and_then(|s| s.filter("OwnerId", Op::Eq, Literal::Id(&owner)))
-            .map_err(Self::query_error)?
-            .build();
-        let (records, _) = self.api.query(&soql, false).await?;
-        let Some(record) = records.first() else {
-            return Ok(None);
-        };
-        match self.mapping.read(record) {
-            Ok(Row::Event(event)) => Ok(Some(*event)),
-            Ok(Row::SeriesMaster(_) | Row::Deleted(_)) => Ok(None),
-            Err(b) => Err(ProviderError::InvalidData {
-                field: b.error.field().to_owned(),
-                message: b.error.to_string(),
-            }),
-        }
+        self.get_one(id).await
+    }
+
+    /// One query per [`MAX_IDS_PER_QUERY`] distinct ids.
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        self.get_by_ids(ids).await
     }
 
     async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>> {

@@ -135,8 +135,12 @@ pub(crate) async fn read_side(
     })
 }
 
-/// Reads `ids` one by one: present ones join the snapshot's events, missing ones its
-/// confirmed-gone list.
+/// How many ids one [`CalendarProvider::get_many`] call reads (connectors split further
+/// as their service requires: 20 to a Graph `$batch`, 200 to a Salesforce query).
+pub(crate) const CONFIRM_CHUNK: usize = 200;
+
+/// Reads `ids` in chunks of [`CONFIRM_CHUNK`]: present ones join the snapshot's events,
+/// missing ones its confirmed-gone list.
 pub(crate) async fn confirm(
     provider: &dyn CalendarProvider,
     ids: &[ItemId],
@@ -147,13 +151,21 @@ pub(crate) async fn confirm(
 ) -> Result<(), ProviderError> {
     // Callers pass ids the snapshot does not mention yet; only repeats are skipped here.
     let mut seen = std::collections::HashSet::new();
-    for id in ids {
-        if !seen.insert(id) {
-            continue;
+    let unique: Vec<ItemId> = ids.iter().filter(|id| seen.insert(*id)).cloned().collect();
+    for chunk in unique.chunks(CONFIRM_CHUNK) {
+        let found = with_retry(clock, policy, jitter, || provider.get_many(chunk)).await?;
+        if found.len() != chunk.len() {
+            return Err(ProviderError::permanent(format!(
+                "a read of {} ids by id answered {}",
+                chunk.len(),
+                found.len()
+            )));
         }
-        match with_retry(clock, policy, jitter, || provider.get(id)).await? {
-            Some(event) => snapshot.events.push(event),
-            None => snapshot.gone.push(id.clone()),
+        for (id, event) in chunk.iter().zip(found) {
+            match event {
+                Some(event) => snapshot.events.push(event),
+                None => snapshot.gone.push(id.clone()),
+            }
         }
     }
     Ok(())

@@ -253,6 +253,12 @@ impl calbridge::provider::CalendarProvider for EditsBeforeWrite {
     ) -> Result<Option<calbridge::model::Event>, calbridge::provider::ProviderError> {
         self.inner.get(id).await
     }
+    async fn get_many(
+        &self,
+        ids: &[calbridge::model::ItemId],
+    ) -> Result<Vec<Option<calbridge::model::Event>>, calbridge::provider::ProviderError> {
+        self.inner.get_many(ids).await
+    }
     async fn apply(
         &self,
         writes: Vec<calbridge::provider::Write>,

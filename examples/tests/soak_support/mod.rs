@@ -175,6 +175,24 @@ impl CalendarProvider for Crashing {
             r
         })
     }
+    fn get_many<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        ids: &'life1 [ItemId],
+    ) -> BoxFut<'async_trait, Result<Vec<Option<Event>>, ProviderError>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let crash = self.switch.tick();
+            let r = self.inner.get_many(ids).await;
+            if crash {
+                self.switch.die(self.name("get_many")).await;
+            }
+            r
+        })
+    }
     fn apply<'life0, 'async_trait>(
         &'life0 self,
         writes: Vec<Write>,

@@ -46,7 +46,7 @@ impl From<FaultError> for ProviderError {
 /// A scripted failure of an [`InMemoryProvider`](crate::InMemoryProvider), set with
 /// [`InMemoryProvider::inject`](crate::InMemoryProvider::inject).
 ///
-/// "Trait calls" are `list`, `changes`, `get` and `apply`; faults never affect the user
+/// "Trait calls" are `list`, `changes`, `get`, `get_many` and `apply`; faults never affect the user
 /// simulation methods (`seed`, `user_edit`, …), which stand for edits made in the calendar's
 /// own user interface.
 #[derive(Debug, Clone, PartialEq, Eq)]

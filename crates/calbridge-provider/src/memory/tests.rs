@@ -453,3 +453,32 @@ fn debug_output_is_short() {
     p.seed((0..50).map(|i| timed("event with a long subject", i)));
     assert!(format!("{p:?}").len() < 200, "{p:?}");
 }
+
+#[tokio::test]
+async fn get_many_is_one_request_and_one_call_for_faults() {
+    let p = InMemoryProvider::new(Side::Outlook);
+    let ids = p.seed([timed("a", 1), timed("b", 2)]);
+    assert!(p.user_delete(&ids[1]));
+    p.reset_requests();
+    let asked = [
+        ids[1].clone(),
+        ids[0].clone(),
+        ItemId::new("nope"),
+        ids[0].clone(),
+    ];
+    let found = p.get_many(&asked).await.unwrap();
+    assert_eq!(p.requests(), 1);
+    let subjects: Vec<Option<&str>> = found
+        .iter()
+        .map(|e| e.as_ref().map(|e| e.subject.as_str()))
+        .collect();
+    assert_eq!(subjects, [None, Some("a"), None, Some("a")]);
+    // A call fault fails the whole call, once.
+    p.inject(Fault::FailCall {
+        call: 1,
+        error: FaultError::Throttled(Some(StdDuration::from_secs(2))),
+    });
+    assert_eq!(kind(p.get_many(&asked).await), ErrorKind::Throttled);
+    assert_eq!(p.requests(), 2);
+    assert_eq!(p.get_many(&asked).await.unwrap(), found);
+}

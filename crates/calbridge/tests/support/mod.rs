@@ -201,6 +201,14 @@ impl CalendarProvider for CrashingProvider {
         }
         r
     }
+    async fn get_many(&self, ids: &[ItemId]) -> Result<Vec<Option<Event>>, ProviderError> {
+        let crash = self.switch.tick();
+        let r = self.inner.get_many(ids).await;
+        if crash {
+            self.switch.die().await;
+        }
+        r
+    }
     async fn apply(&self, writes: Vec<Write>) -> Vec<Result<WriteResult, ProviderError>> {
         let crash = self.switch.tick();
         // The service applies the writes; the answer never arrives.
