@@ -7,8 +7,10 @@ use std::time::Duration;
 use calbridge_http::{
     MemoryTokenCache, SecretString, TokenCache, TokenFetcher, TokenSet, TokenSource,
 };
-use calbridge_outlook::{CalendarSelector, GraphAuth, GraphTokenFetcher, OutlookProvider};
-use calbridge_salesforce::{SalesforceProvider, SalesforceTokenFetcher};
+use calbridge_outlook::{
+    CalendarSelector, GraphAuth, GraphTokenFetcher, OutlookProvider, OutlookProviderBuilder,
+};
+use calbridge_salesforce::{SalesforceProvider, SalesforceProviderBuilder, SalesforceTokenFetcher};
 use calbridge_testkit::graph::GraphEmulator;
 use calbridge_testkit::salesforce::{CustomFieldKind, SalesforceEmulator};
 
@@ -85,34 +87,11 @@ impl Emulated {
     /// # Errors
     /// When the connector cannot be configured.
     pub async fn outlook(&self) -> Result<OutlookProvider, SetupError> {
-        let issued = self
-            .graph
-            .issue_token(OUTLOOK_USER, Duration::from_secs(3600));
-        let cache = Arc::new(MemoryTokenCache::default());
-        cache
-            .store(
-                "graph",
-                &TokenSet {
-                    access_token: SecretString::from(issued.access_token),
-                    refresh_token: Some(SecretString::from(issued.refresh_token)),
-                    expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
-                    instance_url: None,
-                },
-            )
-            .await?;
-        let auth = GraphAuth::new(CLIENT_ID)?
-            .with_authority(&self.graph.authority())?
-            .with_client_secret(SecretString::from(CLIENT_SECRET.to_owned()));
-        let tokens = Arc::new(TokenSource::new(
-            Arc::new(GraphTokenFetcher::refresh_token(auth)) as Arc<dyn TokenFetcher>,
-            cache as Arc<dyn TokenCache>,
-            "graph",
-        ));
-        Ok(OutlookProvider::builder()
-            .base_url(self.graph.base_url())
-            .calendar(CalendarSelector::Primary)
-            .token_source(tokens)
-            .build()?)
+        Ok(
+            signed_in_outlook(&self.graph, OUTLOOK_USER, Duration::from_secs(3600))
+                .await?
+                .build()?,
+        )
     }
 
     /// The Salesforce connector for the emulated user's events, signed in, with the
@@ -121,38 +100,95 @@ impl Emulated {
     /// # Errors
     /// When the connector cannot be configured.
     pub async fn salesforce(&self) -> Result<SalesforceProvider, SetupError> {
-        let issued = self
-            .salesforce
-            .issue_token(SALESFORCE_USER, Duration::from_secs(3600));
-        let cache = Arc::new(MemoryTokenCache::default());
-        cache
-            .store(
-                "salesforce",
-                &TokenSet {
-                    access_token: SecretString::from(issued.access_token),
-                    refresh_token: Some(SecretString::from(issued.refresh_token)),
-                    expires_at: None,
-                    instance_url: Some(self.salesforce.instance_url()),
-                },
-            )
-            .await?;
-        let fetcher = SalesforceTokenFetcher::refresh_token(
-            &self.salesforce.login_url(),
-            CLIENT_ID,
-            Some(SecretString::from(CLIENT_SECRET.to_owned())),
-        )?;
-        let tokens = Arc::new(TokenSource::new(
-            Arc::new(fetcher) as Arc<dyn TokenFetcher>,
-            cache as Arc<dyn TokenCache>,
-            "salesforce",
-        ));
-        Ok(SalesforceProvider::builder()
-            .login_url(self.salesforce.login_url())
-            .api_version(self.salesforce.api_version())
-            .token_source(tokens)
-            .owner(self.owner.clone())
-            .external_id_field(KEY_FIELD)
-            .snap_fields([OUTCOME_FIELD])
-            .build()?)
+        Ok(signed_in_salesforce(
+            &self.salesforce,
+            SALESFORCE_USER,
+            &self.owner,
+            Duration::from_secs(3600),
+        )
+        .await?
+        .snap_fields([OUTCOME_FIELD])
+        .build()?)
     }
+}
+
+/// An Outlook connector for `upn`'s primary calendar on `graph`, signed in with tokens the
+/// emulator issued (valid for `valid_for`, refreshed through the emulator after that), ready to
+/// `build()` or to configure further.
+///
+/// # Errors
+/// When the token cache or the sign-in cannot be configured.
+pub async fn signed_in_outlook(
+    graph: &GraphEmulator,
+    upn: &str,
+    valid_for: Duration,
+) -> Result<OutlookProviderBuilder, SetupError> {
+    let issued = graph.issue_token(upn, valid_for);
+    let cache = Arc::new(MemoryTokenCache::default());
+    cache
+        .store(
+            "graph",
+            &TokenSet {
+                access_token: SecretString::from(issued.access_token),
+                refresh_token: Some(SecretString::from(issued.refresh_token)),
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::from_std(valid_for)?),
+                instance_url: None,
+            },
+        )
+        .await?;
+    let auth = GraphAuth::new(CLIENT_ID)?
+        .with_authority(&graph.authority())?
+        .with_client_secret(SecretString::from(CLIENT_SECRET.to_owned()));
+    let tokens = Arc::new(TokenSource::new(
+        Arc::new(GraphTokenFetcher::refresh_token(auth)) as Arc<dyn TokenFetcher>,
+        cache as Arc<dyn TokenCache>,
+        "graph",
+    ));
+    Ok(OutlookProvider::builder()
+        .base_url(graph.base_url())
+        .calendar(CalendarSelector::Primary)
+        .token_source(tokens))
+}
+
+/// A Salesforce connector for `username`'s events (owner id `owner`) on `salesforce`, signed
+/// in with tokens the emulator issued (valid for `valid_for`), using [`KEY_FIELD`] for
+/// idempotent creates; ready to `build()` or to configure further.
+///
+/// # Errors
+/// When the token cache or the sign-in cannot be configured.
+pub async fn signed_in_salesforce(
+    salesforce: &SalesforceEmulator,
+    username: &str,
+    owner: &str,
+    valid_for: Duration,
+) -> Result<SalesforceProviderBuilder, SetupError> {
+    let issued = salesforce.issue_token(username, valid_for);
+    let cache = Arc::new(MemoryTokenCache::default());
+    cache
+        .store(
+            "salesforce",
+            &TokenSet {
+                access_token: SecretString::from(issued.access_token),
+                refresh_token: Some(SecretString::from(issued.refresh_token)),
+                expires_at: None,
+                instance_url: Some(salesforce.instance_url()),
+            },
+        )
+        .await?;
+    let fetcher = SalesforceTokenFetcher::refresh_token(
+        &salesforce.login_url(),
+        CLIENT_ID,
+        Some(SecretString::from(CLIENT_SECRET.to_owned())),
+    )?;
+    let tokens = Arc::new(TokenSource::new(
+        Arc::new(fetcher) as Arc<dyn TokenFetcher>,
+        cache as Arc<dyn TokenCache>,
+        "salesforce",
+    ));
+    Ok(SalesforceProvider::builder()
+        .login_url(salesforce.login_url())
+        .api_version(salesforce.api_version())
+        .token_source(tokens)
+        .owner(owner.to_owned())
+        .external_id_field(KEY_FIELD))
 }

@@ -15,20 +15,19 @@ use calbridge::core::SyncWindow;
 use calbridge::model::{Event, EventTime, FieldHashes, ShowAs};
 use calbridge::provider::{CalendarProvider, ListWindow};
 use calbridge_benches::{bench_now, generated_event};
-use calbridge_http::{
-    MemoryTokenCache, SecretString, TokenCache, TokenFetcher, TokenSet, TokenSource,
+use calbridge_examples::emulated::{
+    CLIENT_ID, CLIENT_SECRET, KEY_FIELD, signed_in_outlook, signed_in_salesforce,
 };
-use calbridge_outlook::{CalendarSelector, GraphAuth, GraphTokenFetcher, OutlookProvider};
-use calbridge_salesforce::{SalesforceProvider, SalesforceTokenFetcher};
+use calbridge_outlook::OutlookProvider;
+use calbridge_salesforce::SalesforceProvider;
 use calbridge_testkit::graph::GraphEmulator;
 use calbridge_testkit::salesforce::{CustomFieldKind, SalesforceEmulator};
 
 use crate::options::Options;
 use crate::{BoxError, build_engine};
 
-const CLIENT_ID: &str = "calbridge-workload";
-const CLIENT_SECRET: &str = "calbridge-workload-secret";
-const KEY_FIELD: &str = "Calbridge_Key__c";
+/// How long the tokens the emulators issue stay valid (longer than any run).
+const TOKEN_LIFETIME: Duration = Duration::from_secs(4 * 3600);
 /// The time that passes between two syncs (and before the users' edits).
 pub(crate) const BETWEEN_SYNCS: Duration = Duration::from_secs(10 * 60);
 /// Windows zone names Graph events are written in, with their IANA equivalents.
@@ -114,79 +113,6 @@ async fn start_shard() -> Result<Shard, BoxError> {
     Ok(Shard { graph, salesforce })
 }
 
-async fn outlook_provider(
-    graph: &GraphEmulator,
-    upn: &str,
-    http: &reqwest::Client,
-) -> Result<OutlookProvider, BoxError> {
-    let issued = graph.issue_token(upn, Duration::from_secs(4 * 3600));
-    let cache = Arc::new(MemoryTokenCache::default());
-    cache
-        .store(
-            "graph",
-            &TokenSet {
-                access_token: SecretString::from(issued.access_token),
-                refresh_token: Some(SecretString::from(issued.refresh_token)),
-                expires_at: Some(Utc::now() + chrono::Duration::hours(4)),
-                instance_url: None,
-            },
-        )
-        .await?;
-    let auth = GraphAuth::new(CLIENT_ID)?
-        .with_authority(&graph.authority())?
-        .with_client_secret(SecretString::from(CLIENT_SECRET.to_owned()));
-    let tokens = Arc::new(TokenSource::new(
-        Arc::new(GraphTokenFetcher::refresh_token(auth)) as Arc<dyn TokenFetcher>,
-        cache as Arc<dyn TokenCache>,
-        "graph",
-    ));
-    Ok(OutlookProvider::builder()
-        .base_url(graph.base_url())
-        .calendar(CalendarSelector::Primary)
-        .token_source(tokens)
-        .with_http_client(http.clone())
-        .build()?)
-}
-
-async fn salesforce_provider(
-    salesforce: &SalesforceEmulator,
-    username: &str,
-    owner: &str,
-    http: &reqwest::Client,
-) -> Result<SalesforceProvider, BoxError> {
-    let issued = salesforce.issue_token(username, Duration::from_secs(4 * 3600));
-    let cache = Arc::new(MemoryTokenCache::default());
-    cache
-        .store(
-            "salesforce",
-            &TokenSet {
-                access_token: SecretString::from(issued.access_token),
-                refresh_token: Some(SecretString::from(issued.refresh_token)),
-                expires_at: None,
-                instance_url: Some(salesforce.instance_url()),
-            },
-        )
-        .await?;
-    let fetcher = SalesforceTokenFetcher::refresh_token(
-        &salesforce.login_url(),
-        CLIENT_ID,
-        Some(SecretString::from(CLIENT_SECRET.to_owned())),
-    )?;
-    let tokens = Arc::new(TokenSource::new(
-        Arc::new(fetcher) as Arc<dyn TokenFetcher>,
-        cache as Arc<dyn TokenCache>,
-        "salesforce",
-    ));
-    Ok(SalesforceProvider::builder()
-        .login_url(salesforce.login_url())
-        .api_version(salesforce.api_version())
-        .token_source(tokens)
-        .owner(owner.to_owned())
-        .external_id_field(KEY_FIELD)
-        .with_http_client(http.clone())
-        .build()?)
-}
-
 impl World {
     /// Starts `ceil(pairs / users_per_emulator)` emulators of each kind, seeds `events`
     /// events on every pair's Outlook calendar and builds the engines.
@@ -213,9 +139,16 @@ impl World {
                     .map_err(|e| format!("seeding event {i}: {e}"))?;
             }
             let owner = s.salesforce.add_user(&username);
-            let outlook = outlook_provider(&s.graph, &upn, &http).await?;
-            let salesforce =
-                Arc::new(salesforce_provider(&s.salesforce, &username, &owner, &http).await?);
+            let outlook = signed_in_outlook(&s.graph, &upn, TOKEN_LIFETIME)
+                .await?
+                .with_http_client(http.clone())
+                .build()?;
+            let salesforce = Arc::new(
+                signed_in_salesforce(&s.salesforce, &username, &owner, TOKEN_LIFETIME)
+                    .await?
+                    .with_http_client(http.clone())
+                    .build()?,
+            );
             let engine = build_engine(outlook.clone(), Arc::clone(&salesforce), o, dir, index)?;
             pairs.push(Pair {
                 shard,
