@@ -150,6 +150,26 @@ impl GraphEmulator {
         }
     }
 
+    /// Resolves a user (added when unknown) and one of their calendars: `calendar_id`, or the
+    /// primary one. Returns the calendar's id.
+    fn user_calendar(
+        st: &mut State,
+        user: &str,
+        calendar_id: Option<&str>,
+    ) -> Result<String, String> {
+        let owner = Self::user_id(st, user);
+        let cal = match calendar_id {
+            Some(c) => c.to_owned(),
+            None => st
+                .primary_calendar(&owner)
+                .ok_or("the user has no primary calendar")?,
+        };
+        if !st.calendars.contains_key(&cal) {
+            return Err(format!("unknown calendar {cal}"));
+        }
+        Ok(cal)
+    }
+
     /// Adds a secondary calendar to a user (added first if unknown) and returns its id.
     pub fn add_calendar(&self, user: &str, name: &str) -> String {
         let mut st = self.state();
@@ -224,16 +244,7 @@ impl GraphEmulator {
         event: Value,
     ) -> Result<String, String> {
         let mut st = self.state();
-        let owner = Self::user_id(&mut st, user);
-        let cal = match calendar_id {
-            Some(c) => c.to_owned(),
-            None => st
-                .primary_calendar(&owner)
-                .ok_or("the user has no primary calendar")?,
-        };
-        if !st.calendars.contains_key(&cal) {
-            return Err(format!("unknown calendar {cal}"));
-        }
+        let cal = Self::user_calendar(&mut st, user, calendar_id)?;
         let changes = parse_changes(&event, Mode::Trusted)
             .map_err(|e| format!("{}: {}", e.code, e.message))?;
         store::create(&mut st, &cal, changes).map_err(|e| format!("{}: {}", e.code, e.message))

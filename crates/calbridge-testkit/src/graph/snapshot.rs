@@ -183,16 +183,7 @@ impl GraphEmulator {
         events: &[Value],
     ) -> Result<usize, String> {
         let mut st = self.state();
-        let owner = Self::user_id(&mut st, user);
-        let cal = match calendar_id {
-            Some(c) => c.to_owned(),
-            None => st
-                .primary_calendar(&owner)
-                .ok_or("the user has no primary calendar")?,
-        };
-        if !st.calendars.contains_key(&cal) {
-            return Err(format!("unknown calendar {cal}"));
-        }
+        let cal = Self::user_calendar(&mut st, user, calendar_id)?;
         for v in events {
             restore_one(&mut st, &cal, v)?;
         }
