@@ -49,6 +49,23 @@ pub fn meeting(subject: &str, days: i64, hour: u32) -> Event {
     )
 }
 
+/// Four Outlook meetings and two Salesforce ones, one of them on both sides.
+pub fn calendars() -> (InMemoryProvider, InMemoryProvider) {
+    let outlook = InMemoryProvider::new(Side::Outlook);
+    let salesforce = InMemoryProvider::new(Side::Salesforce);
+    outlook.seed([
+        meeting("Pricing call", 1, 10),
+        meeting("Pipeline review", 2, 14),
+        meeting("Quarterly business review", 3, 16),
+        meeting("Acme kick-off", 4, 9),
+    ]);
+    salesforce.seed([
+        meeting("Quarterly business review", 3, 16),
+        meeting("Globex CFO call", 1, 18),
+    ]);
+    (outlook, salesforce)
+}
+
 /// Retries fast: tests run on a manual clock anyway.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
