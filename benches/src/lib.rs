@@ -131,7 +131,7 @@ pub fn synced_then_edited(
         Snapshot::complete(salesforce),
         SyncState {
             pairs,
-            snapped: Default::default(),
+            ..SyncState::default()
         },
     )
 }

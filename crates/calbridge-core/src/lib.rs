@@ -29,5 +29,5 @@ pub use settings::{
     CalendarPair, ConflictPolicy, DateRange, DeleteGuard, Direction, MAX_RANGE_DAYS, Notifications,
     OutlookCalendar, Prevent, PrivateEvents, SettingsError, SyncSettings, WriteKind,
 };
-pub use state::{PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
+pub use state::{Echo, PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
 pub use window::SyncWindow;

@@ -164,6 +164,22 @@ pub struct OutcomeMismatch {
 }
 
 impl Operation {
+    /// For an update, what to record before sending it (see [`crate::Echo`]): the target
+    /// item and the fingerprints its written fields will have.
+    #[must_use]
+    pub fn echo(&self) -> Option<crate::Echo> {
+        match (&self.action, &self.commit) {
+            (Action::Update { target_id, .. }, Commit::Update { target_patch, .. }) => {
+                Some(crate::Echo {
+                    side: self.target,
+                    id: target_id.clone(),
+                    fields: target_patch.hashes.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The state to record once this write is confirmed.
     ///
     /// # Errors

@@ -117,6 +117,38 @@ pub enum StateChange {
     },
 }
 
+/// A write calbridge sent (or is about to send) to one item, recorded before it is sent: the
+/// fingerprints the written fields will have. Should the run stop before the write is
+/// recorded as done (killed, or the connection dropped after the service applied it), the
+/// next run recognises those values on the item as calbridge's own copy rather than as the
+/// user's edit, so a newer edit of the same field on the other side wins without a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Echo {
+    /// The side written.
+    pub side: Side,
+    /// The item written.
+    pub id: ItemId,
+    /// The fingerprints of the fields written, as they will read back.
+    pub fields: Vec<(Field, u64)>,
+}
+
+impl StateChange {
+    /// The item ids this change names (both ids of its pair, and of a pair it replaces).
+    pub fn ids(&self) -> impl Iterator<Item = &ItemId> {
+        let (key, pair, replaces) = match self {
+            Self::Put { replaces, pair } => (None, Some(pair), replaces.as_ref()),
+            Self::Patch { pair, .. } | Self::Remove { pair } => (Some(pair), None, None),
+        };
+        key.into_iter()
+            .chain(replaces)
+            .flat_map(|k| [&k.outlook, &k.salesforce])
+            .chain(
+                pair.into_iter()
+                    .flat_map(|p| [&p.outlook.id, &p.salesforce.id]),
+            )
+    }
+}
+
 /// Everything the planner needs to know from past runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncState {
@@ -125,6 +157,10 @@ pub struct SyncState {
     /// Outlook events the user recorded (SnapRecord mode pushes only these).
     #[serde(default)]
     pub snapped: BTreeSet<ItemId>,
+    /// Writes sent and not yet recorded as done (see [`Echo`]); a commit naming the item's
+    /// pair clears its echo.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub echoes: Vec<Echo>,
 }
 
 impl SyncState {
@@ -135,6 +171,10 @@ impl SyncState {
         let changes: Vec<StateChange> = changes.into_iter().collect();
         if changes.is_empty() {
             return;
+        }
+        if !self.echoes.is_empty() {
+            let named: HashSet<&ItemId> = changes.iter().flat_map(StateChange::ids).collect();
+            self.echoes.retain(|e| !named.contains(&e.id));
         }
         // Only ids the changes name are ever looked up, so only the pairs holding one are
         // indexed: a few changes against many pairs cost one pass without a clone.

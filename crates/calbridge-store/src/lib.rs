@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use calbridge_core::{StateChange, SyncState};
+use calbridge_core::{Echo, StateChange, SyncState};
 use calbridge_model::{ItemId, Side};
 
 /// A create about to be sent: recorded before the write, cleared in the same transaction
@@ -75,6 +75,13 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         changes: &[StateChange],
         done_intents: &[String],
     ) -> Result<(), StoreError>;
+
+    /// Records writes before they are sent (see [`calbridge_core::Echo`]); a later commit
+    /// naming an echo's item clears it, and [`StateStore::load`] returns those left.
+    ///
+    /// # Errors
+    /// [`StoreError`]; then nothing was written.
+    async fn record_echoes(&self, echoes: &[Echo]) -> Result<(), StoreError>;
 
     /// Records intents before their creates are sent.
     ///

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use calbridge_core::{StateChange, SyncState};
+use calbridge_core::{Echo, StateChange, SyncState};
 use calbridge_model::{ItemId, Side};
 
 use crate::{CreateIntent, RunRecord, StateStore, StoreError};
@@ -81,6 +81,20 @@ impl StateStore for MemoryStore {
             }
             i.intents
                 .retain(|intent| !done_intents.contains(&intent.key));
+        });
+        Ok(())
+    }
+
+    async fn record_echoes(&self, echoes: &[Echo]) -> Result<(), StoreError> {
+        self.with(|i| {
+            // Commits made before these echoes must not clear them.
+            i.flush();
+            for echo in echoes {
+                i.state
+                    .echoes
+                    .retain(|e| !(e.side == echo.side && e.id == echo.id));
+                i.state.echoes.push(echo.clone());
+            }
         });
         Ok(())
     }

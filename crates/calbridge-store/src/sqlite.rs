@@ -15,14 +15,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 
-use calbridge_core::{StateChange, SyncState};
+use calbridge_core::{Echo, StateChange, SyncState};
 use calbridge_model::{ItemId, Side, VersionTag};
 
 use crate::{CreateIntent, RunRecord, StateStore, StoreError};
 
 use rows::{
-    bad_row, blob, decode_hashes, encode_hashes, format_time, intent_from_row, pair_from_row,
-    pair_name, run_from_row, text,
+    bad_row, blob, decode_hashes, echo_from_row, encode_hashes, format_time, intent_from_row,
+    pair_from_row, pair_name, run_from_row, text,
 };
 
 /// How long a statement waits for a lock held by another connection (a backup tool, an
@@ -168,8 +168,20 @@ impl SqliteStore {
                 snapped.insert(ItemId::new(id));
             }
         }
+        let mut echoes = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached("SELECT side, item_id, fields FROM echoes")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                echoes.push(echo_from_row(row)?);
+            }
+        }
         tx.commit()?;
-        Ok(SyncState { pairs, snapped })
+        Ok(SyncState {
+            pairs,
+            snapped,
+            echoes,
+        })
     }
 
     fn commit_now(
@@ -181,6 +193,15 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for change in changes {
             apply_change(&tx, change)?;
+        }
+        // A commit naming an item settles its echo. Usually there is none: look first.
+        let any_echo: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM echoes)", [], |row| row.get(0))?;
+        if any_echo {
+            let mut stmt = tx.prepare_cached("DELETE FROM echoes WHERE item_id = ?1")?;
+            for id in changes.iter().flat_map(StateChange::ids) {
+                stmt.execute([id.as_str()])?;
+            }
         }
         if !done_intents.is_empty() {
             let mut stmt = tx.prepare_cached("DELETE FROM intents WHERE key = ?1")?;
@@ -380,6 +401,21 @@ impl StateStore for SqliteStore {
         done_intents: &[String],
     ) -> Result<(), StoreError> {
         self.commit_now(changes, done_intents)
+    }
+
+    async fn record_echoes(&self, echoes: &[Echo]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO echoes (side, item_id, fields) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (side, item_id) DO UPDATE SET fields = excluded.fields",
+            )?;
+            for echo in echoes {
+                let fields = serde_json::to_string(&echo.fields)
+                    .map_err(|e| bad_row(format!("echo of {}", echo.id), e.to_string()))?;
+                stmt.execute(params![echo.side.as_str(), echo.id.as_str(), fields])?;
+            }
+            Ok(())
+        })
     }
 
     async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), StoreError> {

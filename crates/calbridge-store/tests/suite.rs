@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use calbridge_core::{PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
+use calbridge_core::{Echo, PairKey, PairState, SidePatch, SideRecord, StateChange, SyncState};
 use calbridge_model::{Field, FieldHashes, ItemId, Side, VersionTag};
 use calbridge_store::{CreateIntent, MemoryStore, RunRecord, SqliteStore, StateStore};
 
@@ -426,6 +426,58 @@ async fn run_reports_round_trip(store: &dyn StateStore) {
 
 // ---- both stores ----
 
+async fn echoes_are_kept_until_a_commit_names_their_item(store: &dyn StateStore) {
+    store
+        .commit(&[put(pair("o1", "s1", 1)), put(pair("o2", "s2", 2))], &[])
+        .await
+        .unwrap();
+    let echo = |side, id: &str, hash| Echo {
+        side,
+        id: ItemId::new(id),
+        fields: vec![(Field::Location, hash), (Field::Subject, hash + 1)],
+    };
+    store
+        .record_echoes(&[
+            echo(Side::Outlook, "o1", 7),
+            echo(Side::Salesforce, "s2", 8),
+        ])
+        .await
+        .unwrap();
+    // Recording again replaces.
+    store
+        .record_echoes(&[echo(Side::Outlook, "o1", 9)])
+        .await
+        .unwrap();
+    let mut loaded = store.load().await.unwrap().echoes;
+    loaded.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(
+        loaded,
+        vec![
+            echo(Side::Outlook, "o1", 9),
+            echo(Side::Salesforce, "s2", 8)
+        ]
+    );
+    store
+        .commit(
+            &[StateChange::Patch {
+                pair: key("o1", "s1"),
+                side: Side::Outlook,
+                patch: SidePatch {
+                    version: None,
+                    hashes: vec![(Field::Location, 9)],
+                },
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load().await.unwrap().echoes,
+        vec![echo(Side::Salesforce, "s2", 8)],
+        "the commit naming o1 settled its echo only"
+    );
+}
+
 macro_rules! suite {
     ($($behaviour:ident),* $(,)?) => {
         mod memory {
@@ -467,4 +519,5 @@ suite!(
     runs_come_back_newest_first,
     runs_keep_the_newest_thousand,
     run_reports_round_trip,
+    echoes_are_kept_until_a_commit_names_their_item,
 );

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::{Instrument, debug, info_span, warn};
 
-use calbridge_core::{Action, Operation, Plan, StateChange, WriteOutcome};
+use calbridge_core::{Action, Echo, Operation, Plan, StateChange, WriteOutcome};
 use calbridge_model::{FieldHashes, ItemId, Side};
 use calbridge_provider::{CalendarProvider, ErrorKind, ProviderError, Write, WriteResult};
 use calbridge_store::{CreateIntent, StateStore};
@@ -152,6 +152,12 @@ impl Applier<'_> {
             .collect();
         if !intents.is_empty() {
             self.store.record_intents(&intents).await?;
+        }
+        // Updates too are noted before they are sent: should this run stop before recording
+        // them, the next one knows the written values for calbridge's own.
+        let echoes: Vec<Echo> = chunk.iter().filter_map(|op| op.echo()).collect();
+        if !echoes.is_empty() {
+            self.store.record_echoes(&echoes).await?;
         }
         let mut pending: Vec<&Operation> = chunk.to_vec();
         let mut attempt = 1u32;

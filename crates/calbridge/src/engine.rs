@@ -227,7 +227,12 @@ impl SyncEngine {
         let result = self
             .run_with(options, started, &state, &mut committed)
             .await;
-        if result.is_ok() {
+        // A run with failed writes may have left echoes (updates noted, never confirmed) in
+        // the store only: the next run reads the store again.
+        if let Ok(report) = &result
+            && report.outlook.failed == 0
+            && report.salesforce.failed == 0
+        {
             if !committed.is_empty() {
                 state.apply(committed);
             }

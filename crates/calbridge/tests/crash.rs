@@ -181,3 +181,104 @@ async fn a_run_cancelled_part_way_leaves_the_same_engine_usable() {
         );
     }
 }
+
+/// Killed between a write and its record: the written value on the target is calbridge's own
+/// copy, not the user's edit, so a newer edit of the same field on the source side wins on the
+/// rerun — without a conflict, even under a policy that favours the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_between_a_write_and_its_record_a_newer_edit_still_wins() {
+    use calbridge::core::{ConflictPolicy, SyncSettings};
+    fn engine_at(
+        outlook: &InMemoryProvider,
+        salesforce: &InMemoryProvider,
+        path: &std::path::Path,
+        switch: Arc<CrashSwitch>,
+    ) -> SyncEngine {
+        let store = CrashingStore {
+            inner: SqliteStore::open(path).unwrap(),
+            switch: Arc::clone(&switch),
+        };
+        let settings = SyncSettings {
+            conflict_policy: ConflictPolicy::Outlook,
+            ..settings()
+        };
+        SyncEngine::builder(
+            CrashingProvider {
+                inner: outlook.clone(),
+                switch: Arc::clone(&switch),
+            },
+            CrashingProvider {
+                inner: salesforce.clone(),
+                switch,
+            },
+            store,
+        )
+        .settings(settings)
+        .clock(ManualClock::new(now()))
+        .retry(fast_retry())
+        .build()
+        .unwrap()
+    }
+    async fn prepared(path: &std::path::Path) -> (InMemoryProvider, InMemoryProvider) {
+        let outlook = InMemoryProvider::new(Side::Outlook);
+        let salesforce = InMemoryProvider::new(Side::Salesforce);
+        outlook.seed([meeting("Board prep", 2, 9), meeting("Team lunch", 3, 12)]);
+        engine_at(&outlook, &salesforce, path, CrashSwitch::new(0))
+            .sync()
+            .await
+            .unwrap();
+        let copy = find(&salesforce, "Board prep");
+        salesforce.user_edit(&copy.id, |e| e.location = "Room A".into());
+        (outlook, salesforce)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    let (outlook, salesforce) = prepared(&path).await;
+    let counter = CrashSwitch::new(0);
+    engine_at(&outlook, &salesforce, &path, Arc::clone(&counter))
+        .sync()
+        .await
+        .unwrap();
+    let total = counter.calls.load(Ordering::SeqCst);
+    let mut landed_unrecorded = 0;
+    for k in 1..=total {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let (outlook, salesforce) = prepared(&path).await;
+        let switch = CrashSwitch::new(k);
+        {
+            let engine = engine_at(&outlook, &salesforce, &path, Arc::clone(&switch));
+            tokio::select! {
+                result = engine.sync() => panic!("run {k} of {total} was meant to die, finished with {result:?}"),
+                () = switch.crashed.notified() => {}
+            }
+        }
+        if find(&outlook, "Board prep").location == "Room A" {
+            landed_unrecorded += 1;
+        }
+        let copy = find(&salesforce, "Board prep");
+        salesforce.user_edit(&copy.id, |e| e.location = "Room B".into());
+        let report = engine_at(&outlook, &salesforce, &path, CrashSwitch::new(0))
+            .sync()
+            .await
+            .unwrap();
+        assert!(
+            report.conflicts.is_empty(),
+            "crash at {k} of {total}: {report}"
+        );
+        assert_eq!(
+            find(&outlook, "Board prep").location,
+            "Room B",
+            "crash at {k}"
+        );
+        assert_eq!(
+            find(&salesforce, "Board prep").location,
+            "Room B",
+            "crash at {k}"
+        );
+    }
+    assert!(
+        landed_unrecorded > 0,
+        "no crash point fell between the write and its record"
+    );
+}

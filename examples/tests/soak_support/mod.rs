@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use calbridge::core::{StateChange, SyncState};
+use calbridge::core::{Echo, StateChange, SyncState};
 use calbridge::model::{Event, ItemId, Side};
 use calbridge::provider::{
     CalendarProvider, Capabilities, Changes, Cursor, ListWindow, Listing, ProviderError, Quota,
@@ -252,6 +252,22 @@ impl<S: StateStore> StateStore for CrashingStore<S> {
                 self.switch.die("store.commit".into()).await;
             }
             self.inner.commit(changes, done_intents).await
+        })
+    }
+    fn record_echoes<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        echoes: &'life1 [Echo],
+    ) -> BoxFut<'async_trait, Result<(), StoreError>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            if self.switch.tick() {
+                self.switch.die("store.record_echoes".into()).await;
+            }
+            self.inner.record_echoes(echoes).await
         })
     }
     fn record_intents<'life0, 'life1, 'async_trait>(

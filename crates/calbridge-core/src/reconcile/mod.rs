@@ -173,6 +173,7 @@ impl<'a> Planner<'a> {
             direction: self.settings.effective_direction(),
             window,
             plan,
+            echoes: &state.echoes,
         };
         // Look every pair up in batches of independent steps (hash, then probe): on large
         // calendars the cost is memory latency, and independent loads overlap.
@@ -234,9 +235,19 @@ pub(crate) struct Ctx<'a> {
     pub(crate) direction: Direction,
     pub(crate) window: SyncWindow,
     pub(crate) plan: Plan,
+    /// Writes sent and never recorded as done, by side and item.
+    pub(crate) echoes: &'a [crate::Echo],
 }
 
 impl Ctx<'_> {
+    /// The fields of an unrecorded write to `id` on `side`, if any.
+    pub(crate) fn echo(&self, side: Side, id: &ItemId) -> Option<&[(calbridge_model::Field, u64)]> {
+        self.echoes
+            .iter()
+            .find(|e| e.side == side && &e.id == id)
+            .map(|e| e.fields.as_slice())
+    }
+
     pub(crate) fn skip(
         &mut self,
         side: Side,

@@ -135,6 +135,16 @@ fn slot(side: Side) -> usize {
 /// on this run (its base was made up from the two sides and is recorded with the plan).
 pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event, fresh: bool) {
     let events = [o, s];
+    let echoed;
+    let has_echo = !ctx.echoes.is_empty()
+        && (ctx.echo(Side::Outlook, &o.id).is_some()
+            || ctx.echo(Side::Salesforce, &s.id).is_some());
+    let stored = if !has_echo {
+        stored
+    } else {
+        echoed = with_echoes(ctx, stored, events);
+        &echoed
+    };
     let records = [&stored.outlook, &stored.salesforce];
     let current = [
         current_hashes(o, stored.outlook.version.as_ref(), &stored.outlook.hashes),
@@ -246,6 +256,30 @@ pub(crate) fn merge(ctx: &mut Ctx<'_>, stored: &PairState, o: &Event, s: &Event,
         }
     }
     emit(ctx, stored, events, next, fresh);
+}
+
+/// The stored pair with the base of every field that holds calbridge's own unrecorded write
+/// (see [`crate::Echo`]) moved to the written value on both sides: that value was the source's
+/// when it was sent, so only a change since then is an edit.
+fn with_echoes(ctx: &Ctx<'_>, stored: &PairState, events: [&Event; 2]) -> PairState {
+    let mut pair = stored.clone();
+    for side in Side::BOTH {
+        let i = slot(side);
+        let Some(fields) = ctx.echo(side, &events[i].id) else {
+            continue;
+        };
+        let record = stored.side(side);
+        let current = current_hashes(events[i], record.version.as_ref(), &record.hashes);
+        for &(field, hash) in fields {
+            if current.get(field) == hash && record.hashes.get(field) != hash {
+                pair.outlook.hashes.set(field, hash);
+                pair.salesforce.hashes.set(field, hash);
+            }
+        }
+        // The version recorded predates the write.
+        pair.side_mut(side).version = None;
+    }
+    pair
 }
 
 fn emit(ctx: &mut Ctx<'_>, stored: &PairState, events: [&Event; 2], next: Next, fresh: bool) {

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
-use calbridge_core::{PairKey, PairState, SideRecord};
+use calbridge_core::{Echo, PairKey, PairState, SideRecord};
 use calbridge_model::{Field, FieldHashes, ItemId, Side, VersionTag};
 
 use crate::{CreateIntent, RunRecord, StoreError};
@@ -88,6 +88,26 @@ pub(super) fn blob<'r>(row: &'r Row<'_>, idx: usize) -> Result<&'r [u8], String>
         ValueRef::Blob(bytes) => Ok(bytes),
         other => Err(format!("is {:?}, expected a blob", other.data_type())),
     }
+}
+
+pub(super) fn echo_from_row(row: &Row<'_>) -> Result<Echo, StoreError> {
+    let id =
+        text(row, 1).map_err(|reason| bad_row("echo".to_owned(), format!("item_id {reason}")))?;
+    let what = || format!("echo of {id}");
+    let side = text(row, 0)
+        .ok()
+        .and_then(parse_side)
+        .ok_or_else(|| bad_row(what(), "side is not outlook or salesforce".to_owned()))?;
+    let fields = text(row, 2)
+        .map_err(|reason| bad_row(what(), format!("fields {reason}")))
+        .and_then(|json| {
+            serde_json::from_str(json).map_err(|e| bad_row(what(), format!("fields: {e}")))
+        })?;
+    Ok(Echo {
+        side,
+        id: ItemId::new(id),
+        fields,
+    })
 }
 
 pub(super) fn bad_row(what: String, reason: String) -> StoreError {

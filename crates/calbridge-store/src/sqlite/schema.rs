@@ -12,11 +12,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::StoreError;
 
 /// The schema version this build writes and the newest it reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. A released step is never
 /// edited (files in the field have already run it): a change to the schema is a new step.
-const MIGRATIONS: &[&str] = &[V0_TO_V1];
+const MIGRATIONS: &[&str] = &[V0_TO_V1, V1_TO_V2];
 
 // A build whose newest migration and `SCHEMA_VERSION` disagree would write one version
 // number over another layout.
@@ -56,6 +56,17 @@ CREATE TABLE runs (
     finished_at TEXT NOT NULL,
     completed   INTEGER NOT NULL,
     report      TEXT NOT NULL
+);
+";
+
+/// Version 2: `echoes`, the writes sent and not yet recorded as done (see
+/// `calbridge_core::Echo`); `fields` is JSON, `[[field, hash], …]`.
+const V1_TO_V2: &str = "
+CREATE TABLE echoes (
+    side    TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    fields  TEXT NOT NULL,
+    PRIMARY KEY (side, item_id)
 );
 ";
 
@@ -172,7 +183,7 @@ mod tests {
     fn a_later_step_runs_on_a_file_at_the_previous_version_and_keeps_its_rows() {
         let path = Path::new("test.db");
         let mut conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&mut conn, path, MIGRATIONS).unwrap(), 1);
+        assert_eq!(migrate(&mut conn, path, &[V0_TO_V1]).unwrap(), 1);
         conn.execute(
             "INSERT INTO pairs (outlook_id, salesforce_id, outlook_hashes, salesforce_hashes) \
              VALUES ('o', 's', x'00', x'00')",

@@ -90,10 +90,29 @@ async fn a_version_0_file_is_migrated_and_usable() {
         )
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(schema_version(&store.conn()), 1);
+    assert_eq!(schema_version(&store.conn()), SqliteStore::SCHEMA_VERSION);
     store.commit(&[put(pair("o", "s", 1))], &[]).await.unwrap();
     store.set_cursor(Side::Outlook, Some("c")).await.unwrap();
     assert_eq!(store.load().await.unwrap().pairs, vec![pair("o", "s", 1)]);
+}
+
+#[tokio::test]
+async fn a_version_1_file_gains_the_echoes_table_and_keeps_its_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.commit(&[put(pair("o", "s", 1))], &[]).await.unwrap();
+    }
+    // Back to what a version-1 build left: no echoes table.
+    raw(&path)
+        .execute_batch("DROP TABLE echoes; UPDATE meta SET value = 1 WHERE key = 'schema_version';")
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(schema_version(&store.conn()), SqliteStore::SCHEMA_VERSION);
+    let state = store.load().await.unwrap();
+    assert_eq!(state.pairs, vec![pair("o", "s", 1)]);
+    assert!(state.echoes.is_empty());
 }
 
 #[test]
@@ -112,7 +131,10 @@ fn a_newer_schema_is_refused_and_left_alone() {
             path: p,
             found,
             supported,
-        } => assert_eq!((p, found, supported), (path.clone(), 99, 1)),
+        } => assert_eq!(
+            (p, found, supported),
+            (path.clone(), 99, SqliteStore::SCHEMA_VERSION)
+        ),
         other => panic!("expected NewerSchema, got {other:?}"),
     }
     assert_eq!(schema_version(&raw(&path)), 99);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use calbridge::core::{StateChange, SyncSettings, SyncState};
+use calbridge::core::{Echo, StateChange, SyncSettings, SyncState};
 use calbridge::model::{Event, EventTime, FieldHashes, ItemId, Side, pairing_key};
 use calbridge::provider::{
     CalendarProvider, Capabilities, Changes, Cursor, InMemoryProvider, ListWindow, Listing,
@@ -254,6 +254,12 @@ impl<S: StateStore> StateStore for CrashingStore<S> {
             self.switch.die().await;
         }
         self.inner.commit(changes, done).await
+    }
+    async fn record_echoes(&self, echoes: &[Echo]) -> Result<(), StoreError> {
+        if self.switch.tick() {
+            self.switch.die().await;
+        }
+        self.inner.record_echoes(echoes).await
     }
     async fn record_intents(&self, intents: &[CreateIntent]) -> Result<(), StoreError> {
         if self.switch.tick() {
