@@ -306,6 +306,27 @@ async fn soak_seed_3() {
     run_soak(3, DEFAULT_RUNS).await;
 }
 
+/// Open: a Salesforce copy created by a run killed before recording it, then edited by the
+/// user before the rerun, is not recognised as the copy (Salesforce events carry no
+/// counterpart stamp and the content no longer matches): the rerun's upsert by creation key
+/// overwrites the user's edit and the edited copy is copied back to Outlook (run 8).
+#[tokio::test]
+#[ignore = "open product bug: unrecorded Salesforce copy edited before the rerun is duplicated"]
+async fn soak_seed_60_unrecorded_copy_edited() {
+    run_soak(60, DEFAULT_RUNS).await;
+}
+
+/// Open: a Salesforce event was copied to Outlook by a run killed before recording the copy
+/// (run 12); the user then related the Salesforce event to another record. The rerun pairs the
+/// copy by its stamp but, with no recorded base, sees both sides as edited: a conflict on
+/// `related` that the Outlook policy settles for the copy's older WhatId (run 13). Creates
+/// need what updates now have (`Echo`): the written fingerprints noted with the intent.
+#[tokio::test]
+#[ignore = "open product bug: an unrecorded copy has no base, so a later edit of its source conflicts"]
+async fn soak_seed_53_what_id_after_interrupted_copy() {
+    run_soak(53, DEFAULT_RUNS).await;
+}
+
 async fn run_soak(seed: u64, runs: usize) {
     let started = Instant::now();
     let world = Emulated::start().await.unwrap();
