@@ -31,6 +31,16 @@ fn engine_over(
     path: &std::path::Path,
     switch: Arc<CrashSwitch>,
 ) -> SyncEngine {
+    engine_with(outlook, salesforce, path, switch, settings())
+}
+
+fn engine_with(
+    outlook: &InMemoryProvider,
+    salesforce: &InMemoryProvider,
+    path: &std::path::Path,
+    switch: Arc<CrashSwitch>,
+    settings: calbridge::core::SyncSettings,
+) -> SyncEngine {
     let store = CrashingStore {
         inner: SqliteStore::open(path).unwrap(),
         switch: Arc::clone(&switch),
@@ -46,7 +56,7 @@ fn engine_over(
         },
         store,
     )
-    .settings(settings())
+    .settings(settings)
     .clock(ManualClock::new(now()))
     .retry(fast_retry())
     .build()
@@ -194,30 +204,11 @@ async fn killed_between_a_write_and_its_record_a_newer_edit_still_wins() {
         path: &std::path::Path,
         switch: Arc<CrashSwitch>,
     ) -> SyncEngine {
-        let store = CrashingStore {
-            inner: SqliteStore::open(path).unwrap(),
-            switch: Arc::clone(&switch),
-        };
         let settings = SyncSettings {
             conflict_policy: ConflictPolicy::Outlook,
             ..settings()
         };
-        SyncEngine::builder(
-            CrashingProvider {
-                inner: outlook.clone(),
-                switch: Arc::clone(&switch),
-            },
-            CrashingProvider {
-                inner: salesforce.clone(),
-                switch,
-            },
-            store,
-        )
-        .settings(settings)
-        .clock(ManualClock::new(now()))
-        .retry(fast_retry())
-        .build()
-        .unwrap()
+        engine_with(outlook, salesforce, path, switch, settings)
     }
     async fn prepared(path: &std::path::Path) -> (InMemoryProvider, InMemoryProvider) {
         let outlook = InMemoryProvider::new(Side::Outlook);
