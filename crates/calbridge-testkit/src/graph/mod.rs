@@ -157,13 +157,10 @@ impl GraphEmulator {
         user: &str,
         calendar_id: Option<&str>,
     ) -> Result<String, String> {
-        let owner = Self::user_id(st, user);
-        let cal = match calendar_id {
-            Some(c) => c.to_owned(),
-            None => st
-                .primary_calendar(&owner)
-                .ok_or("the user has no primary calendar")?,
-        };
+        Self::user_id(st, user);
+        let cal = st
+            .user_calendar(user, calendar_id)
+            .ok_or("the user has no primary calendar")?;
         if !st.calendars.contains_key(&cal) {
             return Err(format!("unknown calendar {cal}"));
         }
@@ -255,13 +252,7 @@ impl GraphEmulator {
     /// `singleValueExtendedProperties` (which a GET returns only through `$expand`).
     pub fn events(&self, user: &str, calendar_id: Option<&str>) -> Vec<Value> {
         let st = self.state();
-        let Some(owner) = st.find_user(user).map(|u| u.id.clone()) else {
-            return Vec::new();
-        };
-        let Some(cal) = calendar_id
-            .map(str::to_owned)
-            .or_else(|| st.primary_calendar(&owner))
-        else {
+        let Some(cal) = st.user_calendar(user, calendar_id) else {
             return Vec::new();
         };
         let opts = RenderOpts {

@@ -153,13 +153,7 @@ impl GraphEmulator {
     #[must_use]
     pub fn snapshot_events(&self, user: &str, calendar_id: Option<&str>) -> Vec<Value> {
         let st = self.state();
-        let Some(owner) = st.find_user(user).map(|u| u.id.clone()) else {
-            return Vec::new();
-        };
-        let Some(cal) = calendar_id
-            .map(str::to_owned)
-            .or_else(|| st.primary_calendar(&owner))
-        else {
+        let Some(cal) = st.user_calendar(user, calendar_id) else {
             return Vec::new();
         };
         st.events

@@ -178,6 +178,14 @@ impl State {
             .map(|c| c.id.clone())
     }
 
+    /// A known user's calendar: `calendar_id`, or their primary one when `None`.
+    pub(crate) fn user_calendar(&self, user: &str, calendar_id: Option<&str>) -> Option<String> {
+        let owner = self.find_user(user)?.id.clone();
+        calendar_id
+            .map(str::to_owned)
+            .or_else(|| self.primary_calendar(&owner))
+    }
+
     /// Calendars that appear in `mailbox`'s own `/calendars`: its own and those shared with it.
     pub(crate) fn mailbox_calendars(&self, mailbox: &str) -> Vec<&Calendar> {
         self.calendars
