@@ -340,6 +340,28 @@ async fn hashes_of_the_wrong_length_are_a_bad_row_naming_the_pair() {
 }
 
 #[tokio::test]
+async fn an_unreadable_echo_is_a_bad_row_naming_its_item() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    for (side, fields, expected) in [("outlook", "not json", "fields"), ("nowhere", "[]", "side")] {
+        store.conn().execute("DELETE FROM echoes", []).unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO echoes (side, item_id, fields) VALUES (?1, 'AAMk-9', ?2)",
+                [side, fields],
+            )
+            .unwrap();
+        match store.load().await.unwrap_err() {
+            StoreError::BadRow { what, reason } => {
+                assert!(what.contains("AAMk-9"), "{what}");
+                assert!(reason.contains(expected), "{reason}");
+            }
+            other => panic!("expected BadRow, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_full_disk_fails_the_commit_and_keeps_the_previous_state() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("state.db")).unwrap();
