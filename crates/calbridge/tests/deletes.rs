@@ -194,3 +194,83 @@ async fn edits_made_while_a_pair_was_half_out_of_range_conflict_when_it_returns(
     assert_eq!(sf_now.location, ol_now.location, "{report}");
     assert_eq!(ol_now.time, sf_now.time, "the move travels: {report}");
 }
+
+/// A provider whose batched read answers one item short: the confirmation of a deletion must
+/// fail the read rather than pair answers with the wrong ids.
+#[derive(Debug)]
+struct ShortReads(InMemoryProvider);
+
+#[async_trait::async_trait]
+impl calbridge::provider::CalendarProvider for ShortReads {
+    fn side(&self) -> Side {
+        self.0.side()
+    }
+    fn capabilities(&self) -> calbridge::provider::Capabilities {
+        self.0.capabilities()
+    }
+    async fn list(
+        &self,
+        window: &calbridge::provider::ListWindow,
+    ) -> Result<calbridge::provider::Listing, calbridge::provider::ProviderError> {
+        self.0.list(window).await
+    }
+    async fn changes(
+        &self,
+        cursor: &calbridge::provider::Cursor,
+        window: &calbridge::provider::ListWindow,
+    ) -> Result<calbridge::provider::Changes, calbridge::provider::ProviderError> {
+        self.0.changes(cursor, window).await
+    }
+    async fn get(
+        &self,
+        id: &calbridge::model::ItemId,
+    ) -> Result<Option<calbridge::model::Event>, calbridge::provider::ProviderError> {
+        self.0.get(id).await
+    }
+    async fn get_many(
+        &self,
+        ids: &[calbridge::model::ItemId],
+    ) -> Result<Vec<Option<calbridge::model::Event>>, calbridge::provider::ProviderError> {
+        let mut found = self.0.get_many(ids).await?;
+        found.pop();
+        Ok(found)
+    }
+    async fn apply(
+        &self,
+        writes: Vec<calbridge::provider::Write>,
+    ) -> Vec<Result<calbridge::provider::WriteResult, calbridge::provider::ProviderError>> {
+        self.0.apply(writes).await
+    }
+}
+
+#[tokio::test]
+async fn a_batched_read_answering_short_fails_the_run_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    let (outlook, salesforce) = calendars();
+    {
+        let store = calbridge::store::SqliteStore::open(&path).unwrap();
+        engine(&outlook, &salesforce, store, settings())
+            .sync()
+            .await
+            .unwrap();
+    }
+    let gone = find(&outlook, "Pricing call");
+    outlook.user_delete(&gone.id);
+    outlook.inject(Fault::ExpireCursors);
+    let store = calbridge::store::SqliteStore::open(&path).unwrap();
+    let engine = SyncEngine::builder(ShortReads(outlook.clone()), salesforce.clone(), store)
+        .settings(settings())
+        .clock(ManualClock::new(now()))
+        .retry(fast_retry())
+        .build()
+        .unwrap();
+    let before = salesforce.len();
+    let error = engine.sync().await.unwrap_err();
+    assert!(format!("{error:?}").contains("by id"), "{error:?}");
+    assert_eq!(
+        salesforce.len(),
+        before,
+        "nothing deleted on a short answer"
+    );
+}
